@@ -1,0 +1,85 @@
+"""ganglion: a complete deep learning framework on NumPy, with PyTorch's API.
+
+Example:
+    >>> import ganglion
+    >>> x = ganglion.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> (x ** 2).sum().backward()
+    >>> x.grad
+    tensor([2., 4., 6.])
+"""
+from __future__ import annotations
+
+from ganglion import autograd
+from ganglion.autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
+from ganglion.autograd.grad_mode import is_grad_enabled, is_inference_mode_enabled
+from ganglion.backend.device import cuda_is_available as _cuda_is_available, device
+from ganglion.backend.dtypes import (bool, double, dtype, float, float16, float32, float64,
+                                     get_default_dtype, half, int, int8, int16, int32, int64,
+                                     long, promote_types, set_default_dtype, short, uint8)
+from ganglion.backend.random import (Generator, default_generator, get_rng_state, initial_seed,
+                                     manual_seed, seed, set_rng_state)
+from ganglion.tensor import Size, Tensor
+from ganglion.ops.arith import *  # noqa: F401,F403,E402
+from ganglion.ops.compare import *  # noqa: F401,F403,E402
+from ganglion.ops.creation import *  # noqa: F401,F403,E402
+from ganglion.ops.unary import *  # noqa: F401,F403,E402
+from ganglion.ops.reduce import *  # noqa: F401,F403,E402
+from ganglion.ops.movement import *  # noqa: F401,F403,E402
+from ganglion.ops.indexing import *  # noqa: F401,F403,E402
+from ganglion.ops.linalg import *  # noqa: F401,F403,E402
+from ganglion.ops.random import *  # noqa: F401,F403,E402
+from ganglion.ops.activation import *  # noqa: F401,F403,E402
+from ganglion.ops import linalg_namespace as linalg  # noqa: E402
+
+__version__ = "0.1.0"
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input) -> bool:
+    return input.is_floating_point()
+
+
+def numel(input) -> int:
+    return input.numel()
+
+
+def result_type(tensor1, tensor2) -> dtype:
+    from ganglion.backend.dtypes import result_type_of  # noqa: PLC0415
+
+    return result_type_of(tensor1, tensor2)
+
+
+def can_cast(from_, to) -> bool:
+    return from_.category <= to.category or from_ is to
+
+
+class cuda:  # noqa: N801 - torch's namespace ``torch.cuda``
+    """``ganglion.cuda.is_available()`` and ``device_count()``, backed by CuPy."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return _cuda_is_available()
+
+    @staticmethod
+    def device_count() -> int:
+        if not _cuda_is_available():
+            return 0
+        import cupy  # noqa: PLC0415
+
+        return cupy.cuda.runtime.getDeviceCount()
+
+    @staticmethod
+    def manual_seed(seed: int) -> None:
+        manual_seed(seed)
+
+    @staticmethod
+    def manual_seed_all(seed: int) -> None:
+        manual_seed(seed)
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None,
+                     profile=None, sci_mode=None) -> None:
+    """Accepted for torch compatibility; ganglion prints with torch's default options."""

@@ -1,0 +1,402 @@
+"""Graph nodes: the public ``Function`` (torch semantics) and ``Op``, the base of every primitive.
+
+Every call of an op that needs a gradient creates one node (its ``ctx``), which is the output's
+``grad_fn``. ``Op.forward(ctx, *arrays)`` runs on raw NumPy/CuPy arrays; ``backward(ctx, *grads)``
+receives and returns Tensors and is written with ganglion's own differentiable ops, so that the
+engine can record it under ``create_graph=True`` (gradients of gradients).
+
+Saved values are matched by identity: an array saved in ``forward`` that *is* an input's array
+comes back from ``ctx.saved_tensors`` as that input Tensor, one that *is* the output's array as
+the output Tensor (both still attached to the graph), anything else as a constant Tensor.
+
+Example (a custom op, as in torch):
+    >>> import ganglion
+    >>> class Cube(ganglion.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x ** 3
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 3 * x ** 2 * g
+    >>> x = ganglion.tensor(2.0, requires_grad=True)
+    >>> Cube.apply(x).backward(); x.grad.item()
+    12.0
+"""
+from __future__ import annotations
+
+import functools
+import traceback
+
+import numpy as np
+
+from ganglion.autograd.grad_mode import STATE, no_grad
+
+__all__ = ["Function", "Op", "once_differentiable", "FunctionCtx"]
+
+# Set once by ganglion.tensor (the one place where the Tensor <-> autograd cycle is broken).
+Tensor = None
+
+_FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved "
+              "tensors after they have already been freed). Saved intermediate values of the "
+              "graph are freed when you call .backward() or autograd.grad(). Specify "
+              "retain_graph=True if you need to backward through the graph a second time or if "
+              "you need to access saved tensors after calling backward.")
+
+
+def _new_tensor(data, grad_fn=None, out_idx=0, requires_grad=False, vc=None):
+    t = Tensor.__new__(Tensor)
+    t.array = data
+    t.grad = None
+    t._rg = requires_grad
+    t.grad_fn = grad_fn
+    t._out_idx = out_idx
+    t._vc = vc if vc is not None else [0]
+    return t
+
+
+class Node:
+    """A recorded call of a Function: holds edges to its inputs' nodes and the saved values.
+
+    ``_next`` holds, per forward argument, ``None`` or ``(target, index, shape, np_dtype)``:
+    ``target`` is the input's node (``index`` = which of its outputs) or, for a leaf that
+    requires grad, the leaf Tensor itself (``index`` = -1).
+    """
+
+    _saved = None
+    _record = False
+    _released = False
+    _materialize = True
+    _out_meta = None
+    _hooks = None
+    _retained = None
+    _trace = None
+    _nondiff = None
+    xp = np
+
+    def name(self) -> str:
+        return type(self).__name__ + "Backward0"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object>"
+
+    @property
+    def next_functions(self):
+        out = []
+        for e in self._next:
+            if e is None:
+                out.append((None, 0))
+            elif e[1] < 0:
+                out.append((_AccumulateGrad(e[0]), 0))
+            else:
+                out.append((e[0], e[1]))
+        return tuple(out)
+
+    # -- saving ---------------------------------------------------------------------------
+    def save_for_backward(self, *values) -> None:
+        if self._record:
+            self._saved = values
+
+    def mark_non_differentiable(self, *outputs) -> None:
+        self._nondiff = outputs
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self._materialize = bool(value)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self._released:
+            raise RuntimeError(_FREED_MSG)
+        saved = self._saved
+        if saved is None:
+            return ()
+        versions = self._saved_versions
+        for t, v in zip(saved, versions):
+            if t is not None and t._vc[0] != v:
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified by "
+                    f"an inplace operation: [{t.dtype}{list(t.shape)}] is at version {t._vc[0]}; "
+                    f"expected version {v} instead (saved by {self.name()}). Hint: replace the "
+                    f"in-place op (e.g. x.add_(y), x[i] = v) by its out-of-place form "
+                    f"(x = x + y), or clone() the tensor before modifying it.")
+        return saved
+
+    @property
+    def saved_variables(self) -> tuple:
+        return self.saved_tensors
+
+    def _release(self) -> None:
+        if self._saved is not None:
+            self._saved = None
+        self._released = True
+
+    # -- hooks ------------------------------------------------------------------------------
+    def register_hook(self, hook):
+        """Post-hook hook(grad_inputs, grad_outputs) on this node, as torch's Node.register_hook."""
+        hooks = self.__dict__.setdefault("_post_hooks", [])
+        hooks.append(hook)
+        return _RemovableHandle(hooks, hook)
+
+    def register_prehook(self, hook):
+        hooks = self.__dict__.setdefault("_pre_hooks", [])
+        hooks.append(hook)
+        return _RemovableHandle(hooks, hook)
+
+
+class _AccumulateGrad:
+    """What ``next_functions`` shows for a leaf edge (the leaf is in ``variable``)."""
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad object>"
+
+
+class _RemovableHandle:
+    def __init__(self, container, item):
+        self._container, self._item = container, item
+
+    def remove(self) -> None:
+        try:
+            self._container.remove(self._item)
+        except ValueError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def _wrap_output(ctx, out, args, record):
+    """Turn the forward's array(s) into Tensors and, when ``record``, attach them to ``ctx``."""
+    multi = type(out) is tuple
+    outs = out if multi else (out,)
+    tensors = []
+    nondiff = ctx._nondiff
+    for i, o in enumerate(outs):
+        if isinstance(o, np.generic):
+            o = np.asarray(o)
+        diff = record and o.dtype.kind == "f" and not (nondiff and any(o is n for n in nondiff))
+        t = _new_tensor(o, ctx if diff else None, i, diff)
+        tensors.append(t)
+    if record and multi:
+        ctx._out_meta = tuple((t.array.shape, t.array.dtype) for t in tensors)
+    if ctx.view and isinstance(args[0], Tensor):
+        # a view shares its base's version counter: in-place writes through either are seen
+        src = args[0]
+        base = getattr(src, "_base", None)
+        tensors[0]._vc = src._vc
+        tensors[0]._base = src if base is None else base
+    return tensors
+
+
+def _record_edges(ctx, args):
+    edges = []
+    for a in args:
+        if isinstance(a, Tensor) and a._rg:
+            fn = a.grad_fn
+            if fn is None:
+                edges.append((a, -1, a.array.shape, a.array.dtype))
+            else:
+                edges.append((fn, a._out_idx, a.array.shape, a.array.dtype))
+        else:
+            edges.append(None)
+    ctx._next = edges
+    if STATE.anomaly:
+        ctx._trace = "".join(traceback.format_stack()[:-3])
+
+
+def _map_saved(ctx, args, arrays, outputs):
+    """Replace each saved array by the Tensor it is (input, output) or a constant Tensor."""
+    saved = []
+    for s in ctx._saved:
+        if s is None:
+            saved.append(None)
+            continue
+        t = None
+        for a, arr in zip(args, arrays):
+            if s is arr and isinstance(a, Tensor):
+                t = a
+                break
+        if t is None:
+            for o in outputs:
+                if s is o.array:
+                    t = o
+                    break
+        if t is None:
+            t = s if isinstance(s, Tensor) else _new_tensor(s)
+        saved.append(t)
+    ctx._saved = tuple(saved)
+    ctx._saved_versions = tuple(t._vc[0] if t is not None else 0 for t in saved)
+
+
+class Op(Node):
+    """Base of ganglion's primitive ops: ``forward(ctx, *arrays)`` on raw arrays.
+
+    Class attributes: ``view = True`` for ops whose output shares memory with input 0 (they share
+    its version counter, so in-place changes through either are seen by autograd).
+    """
+
+    view = False
+
+    @classmethod
+    def apply(cls, *args):
+        ctx = cls.__new__(cls)
+        record = False
+        if STATE.enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a._rg:
+                    record = True
+                    break
+        arrays = [a.array if isinstance(a, Tensor) else a for a in args]
+        if record:
+            ctx._record = True
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._rg for a in args)
+            _record_edges(ctx, args)
+        out = cls.forward(ctx, *arrays)
+        outputs = _wrap_output(ctx, out, args, record)
+        if record and ctx._saved is not None:
+            _map_saved(ctx, args, arrays, outputs)
+        return outputs[0] if len(outputs) == 1 and type(out) is not tuple else tuple(outputs)
+
+    @staticmethod
+    def forward(ctx, *arrays):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError
+
+
+class FunctionCtx(Node):
+    """The ``ctx`` type user Functions see (``save_for_backward``, ``needs_input_grad``, ...)."""
+
+
+class Function(Node):
+    """Custom differentiable operations, as ``torch.autograd.Function``.
+
+    Subclass with static ``forward(ctx, *args)`` (Tensors in, Tensors out; runs without
+    recording) and ``backward(ctx, *grads)`` (one gradient, or None, per forward argument), then
+    call ``MyFn.apply(*args)``. The newer style, ``forward(*args)`` plus
+    ``setup_context(ctx, inputs, output)``, works too.
+    """
+
+    view = False
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        ctx = cls.__new__(cls)
+        record = STATE.enabled and any(isinstance(a, Tensor) and a._rg for a in args)
+        if record:
+            ctx._record = True
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._rg for a in args)
+            _record_edges(ctx, args)
+        inputs = tuple(a.detach() if isinstance(a, Tensor) else a for a in args)
+        # identity of saved inputs must refer to the caller's tensors, not the detached copies
+        with no_grad():
+            if cls.setup_context is not Function.setup_context:
+                out = cls.forward(*inputs, **kwargs)
+                cls.setup_context(ctx, inputs, out)
+            else:
+                out = cls.forward(ctx, *inputs, **kwargs)
+        multi = isinstance(out, (tuple, list))
+        outs = tuple(out) if multi else (out,)
+        results = []
+        nondiff = ctx._nondiff or ()
+        for i, o in enumerate(outs):
+            if not isinstance(o, Tensor):
+                results.append(o)
+                continue
+            if any(o is a for a in inputs):  # returned an input as is: give a fresh Tensor
+                o = _new_tensor(o.array)
+            diff = record and o.array.dtype.kind == "f" and not any(o is n for n in nondiff)
+            t = _new_tensor(o.array, ctx if diff else None, i, diff, o._vc)
+            results.append(t)
+            if ctx._saved is not None:  # saved outputs map to the attached output
+                ctx._saved = tuple(t if s is o else s for s in ctx._saved)
+        if record:
+            if multi:
+                ctx._out_meta = tuple((r.array.shape, r.array.dtype) if isinstance(r, Tensor)
+                                      else None for r in results)
+            if ctx._saved is not None:
+                ctx._saved = tuple(_orig_input(s, inputs, args) for s in ctx._saved)
+                ctx._saved_versions = tuple(s._vc[0] if isinstance(s, Tensor) else 0
+                                            for s in ctx._saved)
+        elif ctx._saved is not None:
+            ctx._saved = None
+        return tuple(results) if multi else results[0]
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("Function subclasses must implement forward")
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError("Function subclasses must implement backward")
+
+    @staticmethod
+    def vjp(ctx, *grads):
+        raise NotImplementedError
+
+
+def _orig_input(s, inputs, args):
+    for inp, a in zip(inputs, args):
+        if s is inp:
+            return a
+    return s
+
+
+class _DelayedError(Op):
+    """Identity whose backward raises: marks results of a once-differentiable backward."""
+
+    message = ""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError(ctx.message)
+
+
+def once_differentiable(backward):
+    """Decorate a ``backward`` that only works on raw values (cannot be differentiated again).
+
+    It runs without recording; under ``create_graph=True`` its results raise a clear error if
+    someone then tries to differentiate through them.
+    """
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        create = STATE.enabled and any(isinstance(g, Tensor) and g._rg for g in grads)
+        with no_grad():
+            out = backward(ctx, *grads)
+        if not create:
+            return out
+        outs = out if isinstance(out, tuple) else (out,)
+        msg = (f"trying to differentiate twice a function that was marked with "
+               f"@once_differentiable ({ctx.name()}); its backward is not differentiable, so "
+               f"create_graph=True cannot give second derivatives through it.")
+        wrapped = []
+        for o in outs:
+            if isinstance(o, Tensor):
+                node = _DelayedError.__new__(_DelayedError)
+                node.message = msg
+                node._next = [None]
+                o = _new_tensor(o.array, node, 0, True)
+            wrapped.append(o)
+        return tuple(wrapped) if isinstance(out, tuple) else wrapped[0]
+
+    return wrapper

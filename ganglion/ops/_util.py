@@ -1,0 +1,58 @@
+"""Small helpers shared by the op families: dim normalisation, argument checks, scalar casts."""
+from __future__ import annotations
+
+import numpy as np
+
+from ganglion.backend import dtypes as _dt
+
+__all__ = ["norm_dim", "norm_dims", "shape_str", "check_tensor", "np_dtype"]
+
+
+def shape_str(shape) -> str:
+    return str(tuple(shape))
+
+
+def norm_dim(dim, ndim: int, op: str) -> int:
+    """Wrap a negative ``dim``; a 0-d tensor accepts dims -1 and 0, as in torch."""
+    n = max(ndim, 1)
+    try:
+        d = int(dim)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r}.")
+    if not -n <= d < n:
+        raise IndexError(f"{op}: Dimension out of range (expected to be in range of "
+                         f"[{-n}, {n - 1}], but got {dim})")
+    return d % n if ndim else 0
+
+
+def norm_dims(dim, ndim: int, op: str):
+    """``None`` -> all dims; int or tuple -> sorted tuple of non-negative dims (no repeats)."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (list, tuple)):
+        out = tuple(sorted({norm_dim(d, ndim, op) for d in dim}))
+        if len(out) != len(dim):
+            raise RuntimeError(f"{op}: dim {tuple(dim)} appears multiple times in the list of "
+                               f"dims")
+        return out if ndim else ()
+    return (norm_dim(dim, ndim, op),) if ndim else ()
+
+
+def check_tensor(x, op: str, arg: str = "input"):
+    from ganglion.tensor import Tensor  # noqa: PLC0415
+
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}(): argument '{arg}' must be Tensor, not {type(x).__name__}")
+    return x
+
+
+def np_dtype(dtype):
+    return None if dtype is None else _dt.to_dtype(dtype).np
+
+
+def float_dtype_for(arr):
+    """The dtype a float op on ``arr`` returns: itself if floating, else the default dtype."""
+    return arr.dtype if arr.dtype.kind == "f" else _dt.get_default_dtype().np
+
+
+_ = np
