@@ -213,7 +213,7 @@ def _record_edges(ctx, args):
         ctx._trace = "".join(traceback.format_stack()[:-3])
 
 
-def _map_saved(ctx, args, arrays, outputs):
+def _map_saved(ctx, args, arrays, outputs, raw_outs):
     """Replace each saved array by the Tensor it is (input, output) or a constant Tensor."""
     saved = []
     for s in ctx._saved:
@@ -226,12 +226,13 @@ def _map_saved(ctx, args, arrays, outputs):
                 t = a
                 break
         if t is None:
-            for o in outputs:
-                if s is o.array:
+            for o, raw in zip(outputs, raw_outs):
+                if s is raw or s is o.array:  # raw: a NumPy scalar the forward returned
                     t = o
                     break
         if t is None:
-            t = s if isinstance(s, Tensor) else _new_tensor(s)
+            t = s if isinstance(s, Tensor) else _new_tensor(
+                np.asarray(s) if isinstance(s, np.generic) else s)
         saved.append(t)
     ctx._saved = tuple(saved)
     ctx._saved_versions = tuple(t._vc[0] if t is not None else 0 for t in saved)
@@ -263,7 +264,7 @@ class Op(Node):
         out = cls.forward(ctx, *arrays)
         outputs = _wrap_output(ctx, out, args, record)
         if record and ctx._saved is not None:
-            _map_saved(ctx, args, arrays, outputs)
+            _map_saved(ctx, args, arrays, outputs, out if type(out) is tuple else (out,))
         return outputs[0] if len(outputs) == 1 and type(out) is not tuple else tuple(outputs)
 
     @staticmethod
