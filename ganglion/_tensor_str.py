@@ -48,7 +48,8 @@ def tensor_repr(t) -> str:
         if dt.is_floating_point:
             opts["formatter"] = {"float_kind": _float_formatter(arr.astype(np.float64))}
         elif dt is bool_:
-            opts["formatter"] = {"bool": lambda v: "True" if v else "False"}
+            width = 5 if not arr.all() else 4
+            opts["formatter"] = {"bool": lambda v: ("True" if v else "False").rjust(width)}
         body = np.array2string(arr, **opts) if arr.ndim else (
             opts["formatter"]["float_kind"](arr.item()).strip() if dt.is_floating_point
             else str(arr.item()))

@@ -108,18 +108,21 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
     given = set()
     prev_enabled = STATE.enabled
     STATE.enabled = create_graph
+    new_tensor = _fn._new_tensor
     try:
         while ready:
             node = ready.pop()
             grads = buffers.pop(node, None)
             in_grads = _call_node(node, grads, capture_node, captured, retain_graph)
+            n_out = len(in_grads)
             for i, e in enumerate(node._next):
                 if e is None:
                     continue
                 target, idx, shape, dtype = e
-                g = in_grads[i] if i < len(in_grads) else None
+                g = in_grads[i] if i < n_out else None
                 if g is not None:
-                    g = _sum_to(g, shape, node)
+                    if g.array.shape != shape:
+                        g = _sum_to(g, shape, node)
                     if g.array.dtype != dtype:
                         raise RuntimeError(f"{node.name()} returned a {g.array.dtype} gradient "
                                            f"for a {dtype} input {i}; this is a bug in that op.")
@@ -133,7 +136,13 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                     if buf is None:
                         buf = buffers[target] = [None] * (len(target._out_meta)
                                                           if target._out_meta else 1)
-                    buf[idx] = g if buf[idx] is None else buf[idx] + g
+                    prev = buf[idx]
+                    if prev is None:
+                        buf[idx] = g
+                    elif create_graph:
+                        buf[idx] = prev + g
+                    else:  # plain sum of arrays: no graph to record
+                        buf[idx] = new_tensor(prev.array + g.array)
                 deps[target] -= 1
                 if deps[target] == 0:
                     ready.append(target)
@@ -154,11 +163,48 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
 
 def _call_node(node, grads, capture_node, captured, retain_graph):
     """Run one node's backward on its output grads; returns one grad (or None) per input."""
-    n_in = len(node._next)
-    if grads is None or all(g is None for g in grads):
+    if grads is None:
         if not retain_graph:
             node._release()
-        return (None,) * n_in
+        return ()
+    if node._hooks or node._retained or capture_node or len(grads) > 1 or \
+            grads[0] is None or node.__dict__.get("_pre_hooks"):
+        grads = _prepare_grads(node, grads, capture_node, captured)
+        if grads is None:
+            if not retain_graph:
+                node._release()
+            return ()
+    out = type(node).backward(node, *grads)
+    if type(out) is not tuple:
+        out = (out,)
+    n_in = len(node._next)
+    if len(out) != n_in:
+        # ops may leave off trailing Nones for non-tensor arguments; anything else is a bug
+        extra = node._next[len(out):] if len(out) < n_in else out[n_in:]
+        if any(x is not None for x in extra):
+            raise RuntimeError(f"function {node.name()} returned an incorrect number of "
+                               f"gradients (expected {n_in}, got {len(out)})")
+        out = out[:n_in]
+    for i, g in enumerate(out):
+        if g is not None and not isinstance(g, _fn.Tensor):
+            _as_grad(g, node, i)
+    post = node.__dict__.get("_post_hooks")
+    if post:
+        for h in post:
+            r = h(out, tuple(grads))
+            if r is not None:
+                out = tuple(r)
+    if STATE.anomaly:
+        _check_anomaly(node, out)
+    if not retain_graph:
+        node._release()
+    return out
+
+
+def _prepare_grads(node, grads, capture_node, captured):
+    """Hooks, retain_grad, autograd.grad captures and zero-filling for one node's inputs."""
+    if all(g is None for g in grads):
+        return None
     hooks, retained = node._hooks, node._retained
     for i, g in enumerate(grads):
         if g is None:
@@ -184,27 +230,7 @@ def _call_node(node, grads, capture_node, captured, retain_graph):
             r = h(tuple(grads))
             if r is not None:
                 grads = list(r)
-    out = type(node).backward(node, *grads)
-    out = out if type(out) is tuple else (out,)
-    if len(out) != n_in:
-        # ops may leave off trailing Nones for non-tensor arguments; anything else is a bug
-        extra = node._next[len(out):] if len(out) < n_in else out[n_in:]
-        if any(x is not None for x in extra):
-            raise RuntimeError(f"function {node.name()} returned an incorrect number of "
-                               f"gradients (expected {n_in}, got {len(out)})")
-        out = out[:n_in] + (None,) * (n_in - len(out))
-    out = tuple(_as_grad(g, node, i) for i, g in enumerate(out))
-    post = node.__dict__.get("_post_hooks")
-    if post:
-        for h in post:
-            r = h(out, tuple(grads))
-            if r is not None:
-                out = tuple(r)
-    if STATE.anomaly:
-        _check_anomaly(node, out)
-    if not retain_graph:
-        node._release()
-    return out
+    return grads
 
 
 def _deliver_leaf(leaf, g, accumulate, capture_leaf, captured, create_graph, given):

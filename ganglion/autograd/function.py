@@ -56,6 +56,9 @@ def _new_tensor(data, grad_fn=None, out_idx=0, requires_grad=False, vc=None):
     return t
 
 
+_PY_SCALARS = (int, float, bool, complex)
+
+
 class Node:
     """A recorded call of a Function: holds edges to its inputs' nodes and the saved values.
 
@@ -113,7 +116,7 @@ class Node:
             return ()
         versions = self._saved_versions
         for t, v in zip(saved, versions):
-            if t is not None and t._vc[0] != v:
+            if isinstance(t, Tensor) and t._vc[0] != v:
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified by "
                     f"an inplace operation: [{t.dtype}{list(t.shape)}] is at version {t._vc[0]}; "
@@ -217,8 +220,8 @@ def _map_saved(ctx, args, arrays, outputs, raw_outs):
     """Replace each saved array by the Tensor it is (input, output) or a constant Tensor."""
     saved = []
     for s in ctx._saved:
-        if s is None:
-            saved.append(None)
+        if s is None or type(s) in _PY_SCALARS:  # Python numbers stay numbers (constants)
+            saved.append(s)
             continue
         t = None
         for a, arr in zip(args, arrays):
@@ -235,7 +238,7 @@ def _map_saved(ctx, args, arrays, outputs, raw_outs):
                 np.asarray(s) if isinstance(s, np.generic) else s)
         saved.append(t)
     ctx._saved = tuple(saved)
-    ctx._saved_versions = tuple(t._vc[0] if t is not None else 0 for t in saved)
+    ctx._saved_versions = tuple(t._vc[0] if isinstance(t, Tensor) else 0 for t in saved)
 
 
 class Op(Node):
@@ -249,23 +252,55 @@ class Op(Node):
 
     @classmethod
     def apply(cls, *args):
+        # The hot path of every op: kept flat (one pass over args, no helper calls for the
+        # common single-output case), since per-op overhead is what small models pay for.
         ctx = cls.__new__(cls)
+        arrays = []
         record = False
-        if STATE.enabled:
-            for a in args:
-                if isinstance(a, Tensor) and a._rg:
+        T = Tensor
+        for a in args:
+            if isinstance(a, T):
+                arrays.append(a.array)
+                if a._rg:
                     record = True
-                    break
-        arrays = [a.array if isinstance(a, Tensor) else a for a in args]
-        if record:
+            else:
+                arrays.append(a)
+        if record and STATE.enabled:
+            edges, nig = [], []
+            for a in args:
+                if isinstance(a, T) and a._rg:
+                    fn = a.grad_fn
+                    arr = a.array
+                    edges.append((a, -1, arr.shape, arr.dtype) if fn is None else
+                                 (fn, a._out_idx, arr.shape, arr.dtype))
+                    nig.append(True)
+                else:
+                    edges.append(None)
+                    nig.append(False)
+            ctx._next = edges
+            ctx.needs_input_grad = nig
             ctx._record = True
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._rg for a in args)
-            _record_edges(ctx, args)
+            if STATE.anomaly:
+                ctx._trace = "".join(traceback.format_stack()[:-2])
+        else:
+            record = False
         out = cls.forward(ctx, *arrays)
+        if type(out) is np.ndarray and not cls.view:
+            diff = record and out.dtype.kind == "f" and ctx._nondiff is None
+            t = T.__new__(T)
+            t.array = out
+            t.grad = None
+            t._rg = diff
+            t.grad_fn = ctx if diff else None
+            t._out_idx = 0
+            t._vc = [0]
+            if record and ctx._saved is not None:
+                _map_saved(ctx, args, arrays, (t,), (out,))
+            return t
         outputs = _wrap_output(ctx, out, args, record)
         if record and ctx._saved is not None:
             _map_saved(ctx, args, arrays, outputs, out if type(out) is tuple else (out,))
-        return outputs[0] if len(outputs) == 1 and type(out) is not tuple else tuple(outputs)
+        return outputs[0] if type(out) is not tuple else tuple(outputs)
 
     @staticmethod
     def forward(ctx, *arrays):

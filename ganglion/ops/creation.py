@@ -48,7 +48,7 @@ def _infer_array(data, dtype, who):
         if arr.dtype == object:
             raise TypeError(f"{who}: could not infer dtype of {type(data).__name__}; pass "
                             f"numbers, nested lists of numbers or arrays.")
-        if arr.dtype.kind == "f" and dtype is None:
+        if arr.dtype.kind == "f" and dtype is None and not _has_np_float64(data):
             arr = arr.astype(_dt.get_default_dtype().np)
         elif arr.dtype.kind in "iu" and dtype is None:
             arr = arr.astype(np.int64)
@@ -56,6 +56,15 @@ def _infer_array(data, dtype, who):
         arr = arr.astype(_dt.to_dtype(dtype).np, copy=False)
     _check_np_dtype(arr, who)
     return arr
+
+
+def _has_np_float64(data) -> bool:
+    """torch keeps the dtype of NumPy float64 scalars inside lists; Python floats are float32."""
+    if isinstance(data, np.floating):
+        return data.dtype == np.float64
+    if isinstance(data, (list, tuple)):
+        return any(_has_np_float64(d) for d in data)
+    return False
 
 
 def finalize(arr, device=None, requires_grad=False) -> Tensor:
