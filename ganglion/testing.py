@@ -45,7 +45,7 @@ def to_torch(x, requires_grad=False):
 
 
 def from_torch(t):
-    return t.detach().numpy()
+    return t.detach().numpy(force=True)  # force: ZeroTensor second derivatives
 
 
 def _as_tuple(x):

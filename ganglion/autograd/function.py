@@ -191,7 +191,7 @@ def _wrap_output(ctx, out, args, record):
         tensors.append(t)
     if record and multi:
         ctx._out_meta = tuple((t.array.shape, t.array.dtype) for t in tensors)
-    if ctx.view and isinstance(args[0], Tensor):
+    if ctx.view and tensors and isinstance(args[0], Tensor):
         # a view shares its base's version counter: in-place writes through either are seen
         src = args[0]
         base = getattr(src, "_base", None)

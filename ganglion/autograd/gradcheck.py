@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from ganglion.autograd import function as _fn
-from ganglion.autograd.grad_mode import no_grad
 
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
@@ -46,17 +45,17 @@ def _numerical_jacobian(func, inputs, k, eps):
         x.array = np.ascontiguousarray(x.array)
     flat = x.array.reshape(-1)  # a view: perturbing it perturbs the input in place
     cols = []
-    with no_grad():
-        for j in range(flat.size):
-            orig = flat[j]
-            flat[j] = orig + eps
-            plus = np.concatenate([o.array.reshape(-1).astype(np.float64)
-                                   for o in _outputs(func, inputs) if o.is_floating_point()])
-            flat[j] = orig - eps
-            minus = np.concatenate([o.array.reshape(-1).astype(np.float64)
-                                    for o in _outputs(func, inputs) if o.is_floating_point()])
-            flat[j] = orig
-            cols.append((plus - minus) / (2 * eps))
+    # grad mode stays on: gradgradcheck's function itself calls autograd.grad
+    for j in range(flat.size):
+        orig = flat[j]
+        flat[j] = orig + eps
+        plus = np.concatenate([o.array.reshape(-1).astype(np.float64)
+                               for o in _outputs(func, inputs) if o.is_floating_point()])
+        flat[j] = orig - eps
+        minus = np.concatenate([o.array.reshape(-1).astype(np.float64)
+                                for o in _outputs(func, inputs) if o.is_floating_point()])
+        flat[j] = orig
+        cols.append((plus - minus) / (2 * eps))
     return np.stack(cols, axis=1) if cols else np.zeros((0, 0))
 
 

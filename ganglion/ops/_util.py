@@ -30,12 +30,13 @@ def norm_dims(dim, ndim: int, op: str):
     if dim is None:
         return tuple(range(ndim))
     if isinstance(dim, (list, tuple)):
-        out = tuple(sorted({norm_dim(d, ndim, op) for d in dim}))
+        out = tuple(sorted({norm_dim(d, ndim, op) for d in dim}))  # validates each dim
         if len(out) != len(dim):
             raise RuntimeError(f"{op}: dim {tuple(dim)} appears multiple times in the list of "
                                f"dims")
         return out if ndim else ()
-    return (norm_dim(dim, ndim, op),) if ndim else ()
+    d = norm_dim(dim, ndim, op)  # a 0-d tensor still accepts only dims -1 and 0
+    return (d,) if ndim else ()
 
 
 def check_tensor(x, op: str, arg: str = "input"):

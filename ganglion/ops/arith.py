@@ -20,6 +20,7 @@ from ganglion.autograd.function import Op
 from ganglion.backend import dtypes as _dt
 from ganglion.backend.device import get_array_module
 from ganglion.ops.convert import Cast
+from ganglion.ops.unary_common import finish
 from ganglion.tensor import Tensor
 
 __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
@@ -126,10 +127,10 @@ class _Rounded(Op):
 class FloorDivide(_Rounded):
     @staticmethod
     def forward(ctx, a, b):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if a.dtype.kind in "iu":
-                return get_array_module(a).floor_divide(a, b)
-            return get_array_module(a).floor(a / b).astype(a.dtype, copy=False)
+        # np.floor_divide is Python's floor division, which torch's matches for floats too
+        # (-0.5 // inf == -1, where floor(-0.5 / inf) would give -0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return get_array_module(a).floor_divide(a, b)
 
 
 class TruncDivide(_Rounded):
@@ -149,8 +150,13 @@ class Remainder(Op):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
+        xp = get_array_module(a)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return get_array_module(a).remainder(a, b)
+            if a.dtype.kind != "f":
+                return xp.remainder(a, b)
+            # torch's formula (fmod, then shift by b on a sign mismatch) keeps -0.0 % 3 == -0.0
+            m = xp.fmod(a, b)
+            return xp.where((m != 0) & ((b < 0) != (m < 0)), m + b, m)
 
     @staticmethod
     def backward(ctx, g):
@@ -179,10 +185,11 @@ class Pow(Op):
     @staticmethod
     def forward(ctx, a, b):
         xp = get_array_module(a)
-        if a.dtype.kind in "iu" and (b < 0).any():
-            raise RuntimeError("pow: Integers to negative integer powers are not allowed.")
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            out = xp.power(a, b)
+            if a.dtype.kind in "iu" and (b < 0).any():
+                out = _int_pow_negative(xp, a, b)
+            else:
+                out = xp.power(a, b)
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -201,6 +208,15 @@ class Pow(Op):
         return ga, gb
 
 
+def _int_pow_negative(xp, a, b):
+    """Integer a ** b with some b < 0, as torch: 1 ** b = 1, (-1) ** b = +-1, otherwise 0
+    (the integer part of 1 / a ** -b)."""
+    pos = xp.power(a, xp.where(b < 0, 0, b).astype(b.dtype, copy=False))
+    odd = (b % 2) != 0
+    neg_pow = xp.where(a == 1, 1, xp.where(a == -1, xp.where(odd, -1, 1), 0)).astype(a.dtype)
+    return xp.where(b < 0, neg_pow, pos)
+
+
 class Atan2(Op):
     @staticmethod
     def forward(ctx, a, b):
@@ -215,187 +231,189 @@ class Atan2(Op):
         return (r * b if need_a else None), (-r * a if need_b else None)
 
 
-class _MaxMin(Op):
-    """maximum/minimum: the gradient goes to the winner; ties split it in half (torch)."""
-
-    pick = None
-
-    @classmethod
-    def forward(cls, ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return cls.pick(get_array_module(a), a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        half = where(a == b, g / 2, g)
-        a_wins = ctx.a_wins(a, b)
-        b_wins = ctx.a_wins(b, a)
-        need_a, need_b = ctx.needs_input_grad
-        ga = where(b_wins, g * 0, half) if need_a else None
-        gb = where(a_wins, g * 0, half) if need_b else None
-        return ga, gb
+def _binary(op_cls, op: str, a, b, out=None) -> Tensor:
+    """Apply a promoted binary op; a shape mismatch becomes torch's RuntimeError."""
+    try:
+        result = op_cls.apply(a, b)
+    except ValueError:
+        sa, sb = (tuple(getattr(x, "shape", ())) for x in (a, b))
+        try:
+            np.broadcast_shapes(sa, sb)
+        except ValueError:
+            raise RuntimeError(f"{op}: The size of tensor a {sa} must match the size of tensor "
+                               f"b {sb} (they cannot be broadcast together)") from None
+        raise
+    return finish(result, out, op)
 
 
-class Maximum(_MaxMin):
-    pick = staticmethod(lambda xp, a, b: xp.maximum(a, b))
-    a_wins = staticmethod(lambda a, b: a > b)
+def _is_bool(x) -> bool:
+    if isinstance(x, Tensor):
+        return x.array.dtype.kind == "b"
+    return isinstance(x, (bool, np.bool_))
 
 
-class Minimum(_MaxMin):
-    pick = staticmethod(lambda xp, a, b: xp.minimum(a, b))
-    a_wins = staticmethod(lambda a, b: a < b)
-
-
-class Fmax(_MaxMin):
-    """Like maximum, but a NaN loses to a number."""
-
-    pick = staticmethod(lambda xp, a, b: xp.fmax(a, b))
-    a_wins = staticmethod(lambda a, b: (a > b) | b.isnan())
-
-
-class Fmin(_MaxMin):
-    pick = staticmethod(lambda xp, a, b: xp.fmin(a, b))
-    a_wins = staticmethod(lambda a, b: (a < b) | b.isnan())
-
-
-class Where(Op):
-    @staticmethod
-    def forward(ctx, cond, a, b):
-        ctx.save_for_backward(cond)
-        return get_array_module(a).where(cond, a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        (cond,) = ctx.saved_tensors
-        _, need_a, need_b = ctx.needs_input_grad
-        z = g * 0
-        return None, (where(cond, g, z) if need_a else None), (where(cond, z, g) if need_b else None)
-
-
-class Lerp(Op):
-    @staticmethod
-    def forward(ctx, start, end, weight):
-        ctx.save_for_backward(start, end, weight)
-        return start + weight * (end - start)
-
-    @staticmethod
-    def backward(ctx, g):
-        start, end, weight = ctx.saved_tensors
-        ns, ne, nw = ctx.needs_input_grad
-        return ((g * (1 - weight)) if ns else None, (g * weight) if ne else None,
-                (g * (end - start)) if nw else None)
-
-
-class Clamp(Op):
-    """min(max(x, lo), hi) with tensor or scalar bounds; the gradient passes where
-    lo <= x <= hi (bounds included, as torch); a bound gets it where it is the output."""
-
-    @staticmethod
-    def forward(ctx, x, lo, hi):
-        xp = get_array_module(x)
-        out = x
-        if lo is not None:
-            out = xp.maximum(out, lo)
-        if hi is not None:
-            out = xp.minimum(out, hi)
-        ctx.save_for_backward(x, lo, hi)
-        return out if out is not x else x.copy()
-
-    @staticmethod
-    def backward(ctx, g):
-        x, lo, hi = ctx.saved_tensors
-        nx, nlo, nhi = ctx.needs_input_grad
-        z = g * 0
-        keep = None
-        if lo is not None:
-            keep = x >= lo
-        if hi is not None:
-            keep = (x <= hi) if keep is None else keep & (x <= hi)
-        gx = where(keep, g, z) if nx else None
-        glo = ghi = None
-        if nlo:
-            m = x < lo
-            if hi is not None:
-                m = m & (lo <= hi)
-            glo = where(m, g, z)
-        if nhi:
-            m = x > hi
-            if lo is not None:
-                m = (m & (lo <= hi)) | (lo > hi)
-            ghi = where(m, g, z)
-        return gx, glo, ghi
+def _scaled(input, other, alpha, op: str):
+    """``alpha * other`` with torch's alpha rules: no float alpha for integer results, bool
+    alpha only for bool results."""
+    dt = _dt.result_type_of(input, other)
+    if isinstance(alpha, (float, np.floating)) and not dt.is_floating_point:
+        raise RuntimeError(f"{op}: For integral input tensors, argument alpha must not be a "
+                           f"floating point number (got alpha={alpha}, result dtype {dt}).")
+    if isinstance(alpha, (bool, np.bool_)) and dt is not _dt.bool:
+        raise RuntimeError(f"{op}: Boolean alpha only supported for Boolean results (got "
+                           f"alpha={alpha}, result dtype {dt}).")
+    if alpha == 1:
+        return other
+    alpha = bool(alpha) if dt is _dt.bool else alpha
+    return mul(other, alpha) if isinstance(other, Tensor) else other * alpha
 
 
 def add(input, other, *, alpha=1, out=None) -> Tensor:
-    """input + alpha * other, broadcast."""
-    if alpha != 1:
-        other = mul(other, alpha)
+    """``input + alpha * other``, broadcast, with torch's type promotion.
+
+    Example:
+        >>> import ganglion
+        >>> ganglion.add(ganglion.tensor([1, 2]), ganglion.tensor([10, 20]), alpha=2)
+        tensor([21, 42])
+    """
+    if type(alpha) is not int or alpha != 1:  # the int 1 default needs no checks
+        other = _scaled(input, other, alpha, "add")
     a, b = promote(input, other, "add")
-    return Add.apply(a, b)
+    return _binary(Add, "add", a, b, out)
 
 
 def sub(input, other, *, alpha=1, out=None) -> Tensor:
-    """input - alpha * other, broadcast."""
-    if (isinstance(input, Tensor) and input.array.dtype.kind == "b" and
-            isinstance(other, Tensor) and other.array.dtype.kind == "b"):
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+    """``input - alpha * other``, broadcast; bool operands raise, as in torch.
+
+    Example:
+        >>> import ganglion
+        >>> ganglion.sub(ganglion.tensor([5, 5]), 1, alpha=2)
+        tensor([3, 3])
+    """
+    bool_a, bool_b = _is_bool(input), _is_bool(other)
+    if bool_a and bool_b:
+        raise RuntimeError("sub: Subtraction, the `-` operator, with two bool tensors is not "
                            "supported. Use the `^` or `logical_xor()` operator instead.")
-    if alpha != 1:
-        other = mul(other, alpha)
+    if bool_a or bool_b:
+        raise RuntimeError("sub: Subtraction, the `-` operator, with a bool tensor is not "
+                           "supported. If you are trying to invert a mask, use the `~` or "
+                           "`logical_not()` operator instead.")
+    if type(alpha) is not int or alpha != 1:
+        other = _scaled(input, other, alpha, "sub")
     a, b = promote(input, other, "sub")
-    return Sub.apply(a, b)
+    return _binary(Sub, "sub", a, b, out)
 
 
 def rsub(input, other, *, alpha=1) -> Tensor:
+    """``other - alpha * input``.
+
+    Example:
+        >>> import ganglion
+        >>> ganglion.rsub(ganglion.tensor([1.0]), 3.0)
+        tensor([2.])
+    """
     return sub(other, input, alpha=alpha)
 
 
 def mul(input, other, *, out=None) -> Tensor:
+    """Elementwise product, broadcast.
+
+    Example:
+        >>> import ganglion
+        >>> ganglion.mul(ganglion.tensor([1, 2]), 1.5)
+        tensor([1.5000, 3.0000])
+    """
     a, b = promote(input, other, "mul")
-    return Mul.apply(a, b)
+    return _binary(Mul, "mul", a, b, out)
 
 
 def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
-    """True division (ints give floats); ``rounding_mode`` 'trunc' or 'floor' rounds."""
+    """True division (ints give floats); ``rounding_mode`` 'trunc' or 'floor' rounds.
+
+    Example:
+        >>> import ganglion
+        >>> a = ganglion.tensor([-7, 7])
+        >>> a / 2, ganglion.div(a, 2, rounding_mode="trunc"), a.div(2, rounding_mode="floor")
+        (tensor([-3.5000,  3.5000]), tensor([-3,  3]), tensor([-4,  3]))
+    """
     if rounding_mode is None:
         a, b = promote(input, other, "div", float_result=True)
-        return Div.apply(a, b)
+        return _binary(Div, "div", a, b, out)
     if rounding_mode not in ("trunc", "floor"):
         raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                          f"but found '{rounding_mode}'")
-    a, b = promote(input, other, "div")
-    _check_int_zero(b, "div")
-    return (TruncDivide if rounding_mode == "trunc" else FloorDivide).apply(a, b)
+    a, b = _int_division_operands(input, other, f"div_{rounding_mode}")
+    return _binary(TruncDivide if rounding_mode == "trunc" else FloorDivide, "div", a, b, out)
 
 
-def _check_int_zero(b, op):
+def _int_division_operands(input, other, op: str):
+    """Promote, then apply torch's checks: no bool results, no integer division by zero."""
+    a, b = promote(input, other, op)
     arr = b.array if isinstance(b, Tensor) else b
-    if arr.dtype.kind in "iub" and (arr == 0).any():
-        raise ZeroDivisionError(f"{op}: integer division by zero")
+    if arr.dtype.kind == "b":
+        raise NotImplementedError(f"\"{op}_cpu\" not implemented for 'Bool': convert the "
+                                  f"operands with .int() or .float() first.")
+    if arr.dtype.kind in "iu" and (arr == 0).any():
+        raise RuntimeError(f"{op}: ZeroDivisionError (integer division by zero)")
+    return a, b
 
 
 def floor_divide(input, other, *, out=None) -> Tensor:
-    a, b = promote(input, other, "floor_divide")
-    _check_int_zero(b, "floor_divide")
-    return FloorDivide.apply(a, b)
+    """Division rounded toward -inf (Python's ``//``).
+
+    Example:
+        >>> import ganglion
+        >>> ganglion.tensor([-7, 7]) // 2
+        tensor([-4,  3])
+    """
+    a, b = _int_division_operands(input, other, "floor_divide")
+    return _binary(FloorDivide, "floor_divide", a, b, out)
 
 
 def remainder(input, other, *, out=None) -> Tensor:
-    a, b = promote(input, other, "remainder")
-    _check_int_zero(b, "remainder")
-    return Remainder.apply(a, b)
+    """Python's ``%``: the result has the sign of the divisor.
+
+    Example:
+        >>> import ganglion
+        >>> ganglion.tensor([-7, 7]) % 3
+        tensor([2, 1])
+    """
+    a, b = _int_division_operands(input, other, "remainder")
+    return _binary(Remainder, "remainder", a, b, out)
 
 
 def fmod(input, other, *, out=None) -> Tensor:
-    a, b = promote(input, other, "fmod")
-    _check_int_zero(b, "fmod")
-    return Fmod.apply(a, b)
+    """C's ``fmod``: the result has the sign of the dividend.
+
+    Example:
+        >>> import ganglion
+        >>> ganglion.fmod(ganglion.tensor([-7, 7]), 3)
+        tensor([-1,  1])
+    """
+    a, b = _int_division_operands(input, other, "fmod")
+    return _binary(Fmod, "fmod", a, b, out)
 
 
 def pow(input, exponent, *, out=None) -> Tensor:  # noqa: A001 - torch's name
+    """``input ** exponent``; integer tensors to a negative Python int raise, as torch.
+
+    Example:
+        >>> import ganglion
+        >>> ganglion.pow(ganglion.tensor([2, 3]), 2), ganglion.pow(2, ganglion.tensor([0.5]))
+        (tensor([4, 9]), tensor([1.4142]))
+    """
+    if (isinstance(input, Tensor) and input.array.dtype.kind in "iu"
+            and isinstance(exponent, (int, np.integer)) and not isinstance(exponent, bool)
+            and exponent < 0):
+        raise RuntimeError("pow: Integers to negative integer powers are not allowed.")
+    if _dt.result_type_of(input, exponent) is _dt.bool:
+        if isinstance(input, Tensor) and _is_bool(exponent) and not isinstance(exponent, Tensor):
+            # torch's tensor ** scalar shortcuts: x ** True is x, x ** False is all True
+            return finish(input.clone() if exponent else input.ne(input) | True, out, "pow")
+        raise NotImplementedError("\"pow\" not implemented for 'Bool': convert the tensor with "
+                                  ".int() or .float() first.")
     a, b = promote(input, exponent, "pow")
-    return Pow.apply(a, b)
+    return _binary(Pow, "pow", a, b, out)
 
 
 def atan2(input, other, *, out=None) -> Tensor:
@@ -421,76 +439,6 @@ def _wrap_const(arr) -> Tensor:
     return _new_tensor(arr)
 
 
-def maximum(input, other, *, out=None) -> Tensor:
-    a, b = promote(input, other, "maximum")
-    return Maximum.apply(a, b)
-
-
-def minimum(input, other, *, out=None) -> Tensor:
-    a, b = promote(input, other, "minimum")
-    return Minimum.apply(a, b)
-
-
-def fmax(input, other, *, out=None) -> Tensor:
-    a, b = promote(input, other, "fmax")
-    return Fmax.apply(a, b)
-
-
-def fmin(input, other, *, out=None) -> Tensor:
-    a, b = promote(input, other, "fmin")
-    return Fmin.apply(a, b)
-
-
-def where(condition, input=None, other=None, *, out=None):
-    """Elementwise ``input if condition else other``; ``where(cond)`` is ``nonzero(cond,
-    as_tuple=True)``."""
-    if input is None and other is None:
-        return condition.nonzero(as_tuple=True)
-    if not isinstance(condition, Tensor):
-        raise TypeError(f"where(): argument 'condition' must be Tensor, not "
-                        f"{type(condition).__name__}")
-    if condition.array.dtype.kind != "b":
-        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
-                           f"with dtype {condition.dtype}")
-    a, b = promote(input, other, "where")
-    return Where.apply(condition, a, b)
-
-
-def lerp(input, end, weight, *, out=None) -> Tensor:
-    """input + weight * (end - input)."""
-    if not isinstance(input, Tensor) or not isinstance(end, Tensor):
-        raise TypeError("lerp(): 'input' and 'end' must be Tensors")
-    if input.array.dtype != end.array.dtype:
-        raise RuntimeError(f"lerp: expected dtype {input.dtype} for `end` but got dtype "
-                           f"{end.dtype}")
-    w = weight if isinstance(weight, Tensor) else get_array_module(input.array).asarray(
-        weight, dtype=input.array.dtype)
-    return Lerp.apply(input, end, w)
-
-
-def clamp(input, min=None, max=None, *, out=None) -> Tensor:  # noqa: A002 - torch's names
-    """Limit values to [min, max]; either bound may be None, a number or a tensor."""
-    if min is None and max is None:
-        raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
-    dt = _dt.result_type_of(*(v for v in (input, min, max) if v is not None))
-    xp = get_array_module(input.array)
-    x = _to(input, dt, xp)
-    lo = _to(min, dt, xp) if min is not None else None
-    hi = _to(max, dt, xp) if max is not None else None
-    return Clamp.apply(x, lo, hi)
-
-
-clip = clamp
-
-
-def clamp_min(input, min) -> Tensor:  # noqa: A002
-    return clamp(input, min=min)
-
-
-def clamp_max(input, max) -> Tensor:  # noqa: A002
-    return clamp(input, max=max)
-
-
 def addcmul(input, tensor1, tensor2, *, value=1, out=None) -> Tensor:
     """input + value * tensor1 * tensor2."""
     return add(input, mul(tensor1, tensor2), alpha=value)
@@ -502,6 +450,11 @@ def addcdiv(input, tensor1, tensor2, *, value=1, out=None) -> Tensor:
 
 
 subtract, multiply, divide, true_divide, arctan2 = sub, mul, div, div, atan2
+
+
+# The selection ops live in arith_select, which needs promote() from here: imported last.
+from ganglion.ops.arith_select import (clamp, clamp_max, clamp_min, clip, fmax,  # noqa: E402
+                                       fmin, lerp, maximum, minimum, where)
 
 
 def _method_where(self, condition, y):

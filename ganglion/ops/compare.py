@@ -57,12 +57,23 @@ gt = greater = _compare("greater", "gt")
 ge = greater_equal = _compare("greater_equal", "ge")
 
 
+def _broadcast_error(op, a, b):
+    return RuntimeError(f"{op}: The size of tensor a {tuple(np.shape(a))} must match the size of "
+                        f"tensor b {tuple(np.shape(b))} (broadcasting failed)")
+
+
 def _logical(ufunc_name, op):
     def logical(input, other, *, out=None):
-        a, b = _arr(input), _arr(other)
+        for arg, v in (("input", input), ("other", other)):
+            if not isinstance(v, Tensor):
+                raise TypeError(f"{op}(): argument '{arg}' must be Tensor, not "
+                                f"{type(v).__name__}")
+        a, b = input.array, other.array
         xp = get_array_module(a)
-        r = getattr(xp, ufunc_name)(xp.asarray(a).astype(bool, copy=False),
-                                    xp.asarray(b).astype(bool, copy=False))
+        try:
+            r = getattr(xp, ufunc_name)(a.astype(bool, copy=False), b.astype(bool, copy=False))
+        except ValueError:
+            raise _broadcast_error(op, a, b) from None
         return _new_tensor(np.asarray(r) if isinstance(r, np.generic) else r)
 
     logical.__name__ = op
@@ -85,9 +96,12 @@ def _bitwise(ufunc_name, op):
         a, b = promote(input, other, op)
         a, b = _arr(a), _arr(b)
         if a.dtype.kind == "f":
-            raise RuntimeError(f"\"{op}_cpu\" not implemented for '{a.dtype}': bitwise ops "
-                               f"need integer or bool tensors.")
-        r = getattr(get_array_module(a), ufunc_name)(a, b)
+            raise NotImplementedError(f"\"{op}_cpu\" not implemented for '{a.dtype}': bitwise "
+                                      f"ops need integer or bool tensors.")
+        try:
+            r = getattr(get_array_module(a), ufunc_name)(a, b)
+        except ValueError:
+            raise _broadcast_error(op, a, b) from None
         return _new_tensor(np.asarray(r) if isinstance(r, np.generic) else r)
 
     bitwise.__name__ = op
@@ -102,8 +116,8 @@ bitwise_xor = _bitwise("bitwise_xor", "bitwise_xor")
 def bitwise_not(input, *, out=None) -> Tensor:
     a = input.array
     if a.dtype.kind == "f":
-        raise RuntimeError("bitwise_not: not implemented for floating tensors; use "
-                           "logical_not, or ~ on bool/integer tensors.")
+        raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for '{a.dtype}': use "
+                                  f"logical_not, or ~ on bool/integer tensors.")
     return _new_tensor(np.asarray(get_array_module(a).invert(a)))
 
 
@@ -132,10 +146,29 @@ def isreal(input) -> Tensor:
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> Tensor:
-    a, b = promote(input, other, "isclose")
-    a, b = _arr(a), _arr(b)
-    return _new_tensor(np.asarray(get_array_module(a).isclose(a, b, rtol=rtol, atol=atol,
-                                                              equal_nan=equal_nan)))
+    """``|input - other| <= atol + rtol * |other|`` elementwise; both tensors of one dtype.
+
+    Example:
+        >>> import ganglion
+        >>> ganglion.isclose(ganglion.tensor([1.0, 2.0]), ganglion.tensor([1.0 + 1e-7, 2.1]))
+        tensor([ True, False])
+    """
+    for arg, v in (("input", input), ("other", other)):
+        if not isinstance(v, Tensor):
+            raise TypeError(f"isclose(): argument '{arg}' must be Tensor, not "
+                            f"{type(v).__name__}")
+    a, b = input.array, other.array
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"isclose: {input.dtype} did not match {other.dtype}; convert one "
+                           f"tensor with .to(other.dtype) first.")
+    xp = get_array_module(a)
+    try:
+        if a.dtype.kind == "b":  # NumPy cannot subtract bools; for them close means equal
+            return _new_tensor(np.asarray(xp.equal(a, b)))
+        return _new_tensor(np.asarray(xp.isclose(a, b, rtol=rtol, atol=atol,
+                                                 equal_nan=equal_nan)))
+    except ValueError:
+        raise _broadcast_error("isclose", a, b) from None
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
@@ -148,8 +181,13 @@ def equal(input, other) -> bool:
 
 
 def _invert(self):
-    if self.array.dtype.kind == "b":
+    kind = self.array.dtype.kind
+    if kind == "b":
         return logical_not(self)
+    if kind == "f":
+        raise TypeError(f"~ (operator.invert) is only implemented on integer and Boolean-type "
+                        f"tensors, not {self.dtype}; for a float mask use (x == 0) or "
+                        f"logical_not(x).")
     return bitwise_not(self)
 
 

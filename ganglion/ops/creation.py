@@ -17,7 +17,7 @@ from ganglion.backend import dtypes as _dt
 from ganglion.backend.device import device as _device, to_device_array
 from ganglion.tensor import Size, Tensor, _sizes
 
-__all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "full", "empty",
+__all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty",
            "zeros_like", "ones_like", "full_like", "empty_like", "arange", "range", "linspace",
            "logspace", "eye", "scalar_tensor", "finalize"]
 
@@ -104,6 +104,17 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
         raise TypeError(f"from_numpy: expected np.ndarray (got {type(ndarray).__name__})")
     _check_np_dtype(ndarray, "from_numpy")
     return _new_tensor(ndarray)
+
+
+def from_dlpack(ext_tensor) -> Tensor:
+    """A tensor sharing memory with any DLPack-capable array (torch, CuPy, NumPy...)."""
+    if hasattr(ext_tensor, "__dlpack_device__") and ext_tensor.__dlpack_device__()[0] != 1:
+        from ganglion.backend.device import xp_for  # noqa: PLC0415 - GPU path only
+
+        return _new_tensor(xp_for(_device("cuda")).from_dlpack(ext_tensor))
+    arr = np.from_dlpack(ext_tensor)
+    _check_np_dtype(arr, "from_dlpack")
+    return _new_tensor(arr)
 
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False) -> Tensor:
