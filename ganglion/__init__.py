@@ -9,6 +9,8 @@ Example:
 """
 from __future__ import annotations
 
+import warnings as _warnings
+
 from ganglion import autograd
 from ganglion.autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
 from ganglion.autograd.grad_mode import is_grad_enabled, is_inference_mode_enabled
@@ -29,7 +31,16 @@ from ganglion.ops.indexing import *  # noqa: F401,F403,E402
 from ganglion.ops.linalg import *  # noqa: F401,F403,E402
 from ganglion.ops.random import *  # noqa: F401,F403,E402
 from ganglion.ops.activation import *  # noqa: F401,F403,E402
+from ganglion.ops.conv import *  # noqa: F401,F403,E402
+from ganglion.ops.pool import *  # noqa: F401,F403,E402
+from ganglion.ops.norm import *  # noqa: F401,F403,E402
+from ganglion.ops.embedding import *  # noqa: F401,F403,E402
 from ganglion.ops import linalg_namespace as linalg  # noqa: E402
+from ganglion import nn  # noqa: E402,F401
+
+# NumPy reports overflow/invalid values as RuntimeWarnings; torch is silent. Filtering by the
+# module the warning comes from costs nothing per op (np.errstate costs ~1 us per call).
+_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ganglion(\.|$)")
 
 __version__ = "0.1.0"
 

@@ -10,7 +10,8 @@ import importlib
 __all__ = ["FAMILIES", "install_tensor_methods"]
 
 FAMILIES = ("convert", "creation", "arith", "compare", "unary", "activation", "reduce", "movement", "pad",
-            "indexing", "linalg", "random")
+            "indexing", "linalg", "random", "conv", "pool", "upsample", "norm", "loss",
+            "embedding")
 
 # Methods whose in-place form keeps the shape and writes the result into the tensor's buffer.
 INPLACE_VALUE_METHODS = (

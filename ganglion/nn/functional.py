@@ -1,0 +1,33 @@
+"""``ganglion.nn.functional`` (``F``): the functional forms of layers, activations and losses,
+as ``torch.nn.functional``. The ops live in ``ganglion.ops``; this module gathers the names torch
+puts in ``torch.nn.functional``.
+
+Example:
+    >>> import ganglion
+    >>> import ganglion.nn.functional as F
+    >>> F.relu(ganglion.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+"""
+from __future__ import annotations
+
+from ganglion.ops.activation import *  # noqa: F401,F403 - every activation is an F function
+from ganglion.ops.activation import __all__ as _activation_all
+from ganglion.ops.indexing import one_hot
+from ganglion.ops.linalg import linear
+from ganglion.ops.pad import pad
+from ganglion.ops.random import (alpha_dropout, dropout, dropout1d, dropout2d, dropout3d,
+                                 feature_alpha_dropout)
+from ganglion.ops.unary import sigmoid, tanh
+from ganglion.ops.conv import *  # noqa: F401,F403
+from ganglion.ops.pool import *  # noqa: F401,F403
+from ganglion.ops.upsample import *  # noqa: F401,F403
+from ganglion.ops.norm import *  # noqa: F401,F403
+from ganglion.ops.loss import *  # noqa: F401,F403
+from ganglion.ops.embedding import *  # noqa: F401,F403
+from ganglion.ops import conv as _conv, embedding as _embedding, loss as _loss, norm as _norm
+from ganglion.ops import pool as _pool, upsample as _upsample
+
+__all__ = list(_activation_all) + [
+    "one_hot", "linear", "pad", "dropout", "alpha_dropout", "feature_alpha_dropout",
+    "dropout1d", "dropout2d", "dropout3d", "sigmoid", "tanh",
+] + [n for m in (_conv, _pool, _upsample, _norm, _loss, _embedding) for n in m.__all__]
