@@ -134,6 +134,7 @@ class Tensor:
         if self.grad_fn is None or self.retains_grad:
             return
         node = self.grad_fn
+        node._plain = False
         if node._retained is None:
             node._retained = {}
         node._retained[self._out_idx] = weakref.ref(self)
@@ -150,6 +151,7 @@ class Tensor:
                 hooks = self._hooks = []
         else:
             node = self.grad_fn
+            node._plain = False
             if node._hooks is None:
                 node._hooks = {}
             hooks = node._hooks.setdefault(self._out_idx, [])

@@ -167,8 +167,8 @@ def _call_node(node, grads, capture_node, captured, retain_graph):
         if not retain_graph:
             node._release()
         return ()
-    if node._hooks or node._retained or capture_node or len(grads) > 1 or \
-            grads[0] is None or node.__dict__.get("_pre_hooks"):
+    plain = node._plain
+    if not plain or capture_node or len(grads) > 1 or grads[0] is None:
         grads = _prepare_grads(node, grads, capture_node, captured)
         if grads is None:
             if not retain_graph:
@@ -178,6 +178,11 @@ def _call_node(node, grads, capture_node, captured, retain_graph):
     if type(out) is not tuple:
         out = (out,)
     n_in = len(node._next)
+    if plain and node._is_op and not STATE.anomaly and len(out) == n_in:
+        if not retain_graph:
+            node._saved = None
+            node._released = True
+        return out
     if len(out) != n_in:
         # ops may leave off trailing Nones for non-tensor arguments; anything else is a bug
         extra = node._next[len(out):] if len(out) < n_in else out[n_in:]

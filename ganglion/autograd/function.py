@@ -76,6 +76,8 @@ class Node:
     _retained = None
     _trace = None
     _nondiff = None
+    _plain = True  # False once hooks or retain_grad are attached: the engine then looks closer
+    _is_op = False  # ganglion's own ops (trusted to return Tensors or None)
     xp = np
 
     def name(self) -> str:
@@ -139,11 +141,13 @@ class Node:
         """Post-hook hook(grad_inputs, grad_outputs) on this node, as torch's Node.register_hook."""
         hooks = self.__dict__.setdefault("_post_hooks", [])
         hooks.append(hook)
+        self._plain = False
         return _RemovableHandle(hooks, hook)
 
     def register_prehook(self, hook):
         hooks = self.__dict__.setdefault("_pre_hooks", [])
         hooks.append(hook)
+        self._plain = False
         return _RemovableHandle(hooks, hook)
 
 
@@ -249,6 +253,7 @@ class Op(Node):
     """
 
     view = False
+    _is_op = True
 
     @classmethod
     def apply(cls, *args):

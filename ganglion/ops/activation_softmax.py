@@ -17,7 +17,8 @@ import warnings
 import numpy as np
 
 from ganglion.autograd import function as _fn
-from ganglion.autograd.function import Op
+from ganglion.autograd.function import Op, _new_tensor
+from ganglion.autograd.grad_mode import STATE
 from ganglion.backend import dtypes as _dt
 from ganglion.backend.device import get_array_module
 from ganglion.ops._util import check_tensor, norm_dim
@@ -58,6 +59,9 @@ class Softmax(Op):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
+        if not STATE.enabled:  # plain backward: the same formula on arrays, no graph
+            ya, ga = y.array, g.array
+            return _new_tensor(ya * (ga - (ga * ya).sum(ctx.dim, keepdims=True)))
         return y * (g - (g * y).sum(ctx.dim, keepdim=True))
 
 
@@ -80,6 +84,10 @@ class LogSoftmax(Op):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
+        if not STATE.enabled:  # plain backward: the same formula on arrays, no graph
+            ga = g.array
+            return _new_tensor(ga - get_array_module(ga).exp(y.array)
+                               * ga.sum(ctx.dim, keepdims=True))
         return g - y.exp() * g.sum(ctx.dim, keepdim=True)
 
 

@@ -20,7 +20,8 @@ import builtins
 
 import numpy as np
 
-from ganglion.autograd.function import Op
+from ganglion.autograd.function import Op, _new_tensor
+from ganglion.autograd.grad_mode import STATE
 from ganglion.backend import dtypes as _dt
 from ganglion.backend.device import get_array_module
 from ganglion.ops import reduce_scan as _scan
@@ -80,6 +81,9 @@ class Mean(Op):
 
     @staticmethod
     def backward(ctx, g):
+        if not STATE.enabled and ctx.n:  # plain backward: scale the array, no graph
+            return expand_back(_new_tensor(g.array / ctx.n), ctx.in_shape, ctx.axes,
+                               ctx.keepdim)
         return expand_back(g / ctx.n if ctx.n else g * np.nan, ctx.in_shape, ctx.axes,
                            ctx.keepdim)
 

@@ -12,6 +12,8 @@ from collections import namedtuple
 import numpy as np
 
 from ganglion.autograd.function import _new_tensor
+from ganglion.autograd.grad_mode import STATE
+from ganglion.backend.device import get_array_module
 from ganglion.ops._util import norm_dim
 
 __all__ = ["reduce_dims", "expand_back", "keep_shape", "kept", "const", "where",
@@ -45,6 +47,11 @@ def keep_shape(in_shape, axes) -> tuple:
 
 def expand_back(g, in_shape, axes, keepdim):
     """Broadcast a reduced gradient (a Tensor) back to the input's shape."""
+    if not STATE.enabled:  # plain backward: one broadcast view of the array, no graph
+        arr = g.array
+        if not keepdim and axes:
+            arr = arr.reshape(keep_shape(in_shape, axes))
+        return _new_tensor(get_array_module(arr).broadcast_to(arr, in_shape))
     if not keepdim and axes:
         g = g.reshape(keep_shape(in_shape, axes))
     return g.expand(in_shape)

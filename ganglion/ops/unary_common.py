@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ganglion.autograd.function import Op
+from ganglion.autograd.function import Op, _new_tensor
+from ganglion.autograd.grad_mode import STATE
 from ganglion.backend.device import get_array_module
 from ganglion.ops._util import float_dtype_for
 from ganglion.tensor import Tensor, write_array_
@@ -23,9 +24,10 @@ class UnaryOp(Op):
 
     saves = ""  # any of "x", "y", in the order derivative() takes them
     # Run under np.errstate(all="ignore"): NumPy warnings (log(0), overflow, sin(inf)) would
-    # be noise, torch returns inf/nan silently. Ops that never warn set False: errstate costs
-    # more than the op itself on small tensors.
+    # be noise, torch returns inf/nan silently (even under `-W error`). Ops that never warn set
+    # False: errstate costs more than the op itself on small tensors.
     quiet = True
+    _raw = True  # derivative() also works on raw arrays (see backward)
 
     @staticmethod
     def compute(xp, x):
@@ -49,7 +51,19 @@ class UnaryOp(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return ctx.derivative(g, *ctx.saved_tensors)
+        saved = ctx.saved_tensors
+        if not STATE.enabled and ctx._raw:
+            # Plain backward (no create_graph): most rules are arithmetic that NumPy arrays
+            # evaluate directly, one array expression instead of one Op per operator. A rule
+            # that needs Tensor methods (x.sign(), where) is found out once and then always
+            # runs on Tensors.
+            try:
+                r = ctx.derivative(g.array, *(t.array for t in saved))
+            except (AttributeError, TypeError):
+                type(ctx)._raw = False
+            else:
+                return _new_tensor(r if type(r) is np.ndarray else np.asarray(r))
+        return ctx.derivative(g, *saved)
 
 
 def half_via_float32(compute, xp, x, *args):
