@@ -114,12 +114,12 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             node = ready.pop()
             grads = buffers.pop(node, None)
             in_grads = _call_node(node, grads, capture_node, captured, retain_graph)
-            n_out = len(in_grads)
-            for i, e in enumerate(node._next):
+            if not in_grads:  # nothing flowed through this node: its inputs still count down
+                in_grads = (None,) * len(node._next)
+            for i, (e, g) in enumerate(zip(node._next, in_grads)):
                 if e is None:
                     continue
                 target, idx, shape, dtype = e
-                g = in_grads[i] if i < n_out else None
                 if g is not None:
                     if g.array.shape != shape:
                         g = _sum_to(g, shape, node)

@@ -83,6 +83,19 @@ class Node:
     def name(self) -> str:
         return type(self).__name__ + "Backward0"
 
+    @property
+    def needs_input_grad(self) -> tuple:
+        """Per forward argument: does it need a gradient? (derived from the recorded edges)"""
+        nig = self.__dict__.get("_nig")
+        if nig is None:
+            edges = self.__dict__.get("_next")
+            nig = self._nig = tuple(e is not None for e in edges) if edges else ()
+        return nig
+
+    @needs_input_grad.setter
+    def needs_input_grad(self, value) -> None:
+        self._nig = tuple(value)
+
     def __repr__(self) -> str:
         return f"<{self.name()} object>"
 
@@ -260,35 +273,30 @@ class Op(Node):
         # The hot path of every op: kept flat (one pass over args, no helper calls for the
         # common single-output case), since per-op overhead is what small models pay for.
         ctx = cls.__new__(cls)
-        arrays = []
-        record = False
         T = Tensor
-        for a in args:
-            if isinstance(a, T):
-                arrays.append(a.array)
-                if a._rg:
-                    record = True
-            else:
-                arrays.append(a)
-        if record and STATE.enabled:
-            edges, nig = [], []
+        record = False
+        if STATE.enabled:
+            arrays, edges = [], []
             for a in args:
-                if isinstance(a, T) and a._rg:
-                    fn = a.grad_fn
+                if isinstance(a, T):
                     arr = a.array
-                    edges.append((a, -1, arr.shape, arr.dtype) if fn is None else
-                                 (fn, a._out_idx, arr.shape, arr.dtype))
-                    nig.append(True)
+                    arrays.append(arr)
+                    if a._rg:
+                        fn = a.grad_fn
+                        edges.append((a, -1, arr.shape, arr.dtype) if fn is None else
+                                     (fn, a._out_idx, arr.shape, arr.dtype))
+                        record = True
+                        continue
                 else:
-                    edges.append(None)
-                    nig.append(False)
-            ctx._next = edges
-            ctx.needs_input_grad = nig
-            ctx._record = True
-            if STATE.anomaly:
-                ctx._trace = "".join(traceback.format_stack()[:-2])
+                    arrays.append(a)
+                edges.append(None)
+            if record:
+                ctx._next = edges
+                ctx._record = True
+                if STATE.anomaly:
+                    ctx._trace = "".join(traceback.format_stack()[:-2])
         else:
-            record = False
+            arrays = [a.array if isinstance(a, T) else a for a in args]
         out = cls.forward(ctx, *arrays)
         if type(out) is np.ndarray and not cls.view:
             diff = record and out.dtype.kind == "f" and ctx._nondiff is None

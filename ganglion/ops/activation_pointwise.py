@@ -21,6 +21,7 @@ import numpy as np
 
 from ganglion.autograd import function as _fn
 from ganglion.autograd.function import Op
+from ganglion.autograd.grad_mode import STATE
 from ganglion.backend.device import get_array_module
 
 __all__ = ["Relu", "Threshold", "Hardtanh", "LeakyRelu", "Elu", "Gelu", "GeluTanh", "Silu",
@@ -81,6 +82,9 @@ class _Pointwise(Op):
     @classmethod
     def backward(cls, ctx, g):
         (x,) = ctx.saved_tensors
+        if not STATE.enabled:  # plain backward: g * f'(x) on the arrays, no graph to record
+            return _fn._new_tensor(_run(cls.grad, get_array_module(x.array), g.array, x.array,
+                                        *ctx.params, n_arrays=2, errstate=cls.errstate))
         return _PointwiseGrad.apply(g, x, cls, ctx.params)
 
     @staticmethod
