@@ -21,7 +21,7 @@ try:
 except ImportError:  # the benchmark still reports ganglion's own figures
     torch = None
 
-CHAIN, REPEATS = 50, 30
+CHAIN, REPEATS = 50, 60
 
 OPS = {
     "add": lambda x: x + x,
@@ -41,19 +41,27 @@ OPS = {
 }
 
 
-def _time_chain(lib, fn, shape):
-    x = lib.ones(*shape, requires_grad=True) if lib is ganglion else \
-        torch.ones(*shape, requires_grad=True)
-    times = []
+def _chain_once(x, fn):
+    t0 = time.perf_counter()
+    y = x
+    for _ in range(CHAIN):
+        y = fn(y)
+    y.sum().backward()
+    x.grad = None
+    return (time.perf_counter() - t0) / CHAIN
+
+
+def _time_pair(fn, shape):
+    """Median us per op for ganglion and torch, their repeats interleaved so that load on
+    this (noisy, shared) machine hits both alike."""
+    gx = ganglion.ones(*shape, requires_grad=True)
+    tx = torch.ones(*shape, requires_grad=True) if torch else None
+    gt, tt = [], []
     for _ in range(REPEATS):
-        t0 = time.perf_counter()
-        y = x
-        for _ in range(CHAIN):
-            y = fn(y)
-        y.sum().backward()
-        times.append((time.perf_counter() - t0) / CHAIN)
-        x.grad = None
-    return statistics.median(times) * 1e6
+        gt.append(_chain_once(gx, fn))
+        if tx is not None:
+            tt.append(_chain_once(tx, fn))
+    return statistics.median(gt) * 1e6, (statistics.median(tt) * 1e6 if tt else float("nan"))
 
 
 def bench_ops():
@@ -61,11 +69,10 @@ def bench_ops():
     for name, fn in OPS.items():
         shape = (2, 2) if name in ("getitem",) else (8, 8)
         try:
-            g = _time_chain(ganglion, fn, shape)
+            g, t = _time_pair(fn, shape)
         except (AttributeError, TypeError) as e:
             print(f"{name:14s} skipped on ganglion: {e}")
             continue
-        t = _time_chain(torch, fn, shape) if torch else float("nan")
         rows.append((name, g, t))
     print(f"{'op':14s} {'ganglion us':>12s} {'torch us':>10s} {'ratio':>7s}")
     for name, g, t in rows:
@@ -101,22 +108,23 @@ def bench_w6():
                np.zeros(o, np.float32)) for i, o in zip(sizes[:-1], sizes[1:])]
     x = rng.standard_normal((32, 64)).astype(np.float32)
     y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 32)]
-    res = {}
+    state = {}
     for lib in (ganglion, torch):
         if lib is None:
             continue
         t = lib.tensor if lib is ganglion else torch.tensor
         params = [(t(w.copy(), requires_grad=True), t(b.copy(), requires_grad=True))
                   for w, b in arrays]
-        xs, ys = t(x), t(y)
+        state[lib] = (params, t(x), t(y))
         for _ in range(20):
-            _mlp_step(lib, params, xs, ys)
-        times = []
-        for _ in range(200):
+            _mlp_step(lib, *state[lib])
+    times = {lib: [] for lib in state}
+    for _ in range(300):  # interleaved, as in _time_pair
+        for lib in state:
             t0 = time.perf_counter()
-            _mlp_step(lib, params, xs, ys)
-            times.append(time.perf_counter() - t0)
-        res[lib.__name__] = statistics.median(times) * 1e3
+            _mlp_step(lib, *state[lib])
+            times[lib].append(time.perf_counter() - t0)
+    res = {lib.__name__: statistics.median(v) * 1e3 for lib, v in times.items()}
     g, tt = res.get("ganglion"), res.get("torch", float("nan"))
     print(f"W6 MLP 64-64-64-10 batch 32 step: ganglion {g:.3f} ms, torch {tt:.3f} ms, "
           f"ratio {g / tt:.2f}")

@@ -298,7 +298,7 @@ class Op(Node):
         else:
             arrays = [a.array if isinstance(a, T) else a for a in args]
         out = cls.forward(ctx, *arrays)
-        if type(out) is np.ndarray and not cls.view:
+        if type(out) is np.ndarray:
             diff = record and out.dtype.kind == "f" and ctx._nondiff is None
             t = T.__new__(T)
             t.array = out
@@ -306,7 +306,13 @@ class Op(Node):
             t._rg = diff
             t.grad_fn = ctx if diff else None
             t._out_idx = 0
-            t._vc = [0]
+            if ctx.view:  # a view shares its base's version counter (see _wrap_output)
+                src = args[0]
+                base = getattr(src, "_base", None)
+                t._vc = src._vc
+                t._base = src if base is None else base
+            else:
+                t._vc = [0]
             if record and ctx._saved is not None:
                 _map_saved(ctx, args, arrays, (t,), (out,))
             return t

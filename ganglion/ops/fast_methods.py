@@ -14,11 +14,13 @@ from ganglion.ops import unary as _un
 from ganglion.ops.activation_pointwise import Relu as _Relu
 from ganglion.ops.activation_softmax import LogSoftmax as _LogSoftmax, Softmax as _Softmax
 from ganglion.ops.linalg_matmul import MatMul as _MatMul
-from ganglion.ops.movement import Permute as _Permute
+from ganglion.ops.movement import Permute as _Permute, Reshape as _Reshape
 from ganglion.ops.reduce import Mean as _Mean, Sum as _Sum
 from ganglion.ops.unary import Exp as _Exp, Log as _Log, Neg as _Neg, Sqrt as _Sqrt
 from ganglion.ops.unary_trig import Sigmoid as _Sigmoid, Tanh as _Tanh
 from ganglion.tensor import Tensor
+
+_view_full = _mov.TENSOR_METHODS["view"]
 
 __all__: list = []
 
@@ -82,6 +84,32 @@ def _softmax_like(op_cls, slow):
     return method
 
 
+def _shape_args(self, shape):
+    """The target shape when given as plain non-negative ints matching the size, else None."""
+    if len(shape) == 1 and type(shape[0]) is tuple:
+        shape = shape[0]
+    n = 1
+    for s in shape:
+        if type(s) is not int or s < 0:
+            return None
+        n *= s
+    return shape if n == self.array.size else None
+
+
+def _reshape(self, *shape):
+    target = _shape_args(self, shape)
+    if target is not None and target != self.array.shape:
+        return _Reshape.apply(self, target)
+    return _mov.reshape(self, *shape)
+
+
+def _view(self, *shape):
+    target = _shape_args(self, shape)
+    if target is not None:
+        return _Reshape.apply(self, target, True)
+    return _view_full(self, *shape)
+
+
 def _t(self):
     if self.array.ndim == 2:
         return _Permute.apply(self, (1, 0))
@@ -107,13 +135,13 @@ TENSOR_METHODS = {
     "exp": _unary(_Exp, _un.exp), "log": _unary(_Log, _un.log), "sqrt": _unary(_Sqrt, _un.sqrt),
     "tanh": _unary(_Tanh, _un.tanh), "sigmoid": _unary(_Sigmoid, _un.sigmoid),
     "__neg__": _unary(_Neg, _un.neg), "neg": _unary(_Neg, _un.neg),
-    "relu": _relu, "sum": _sum, "mean": _mean, "t": _t,
+    "reshape": _reshape, "view": _view, "relu": _relu, "sum": _sum, "mean": _mean, "t": _t,
     "softmax": _softmax_like(_Softmax, _act.softmax),
     "log_softmax": _softmax_like(_LogSoftmax, _act.log_softmax),
     "matmul": _matmul, "__matmul__": _matmul, "__rmatmul__": _rmatmul,
 }
 
 # The fast methods document themselves with the full functions' docstrings.
-for _fast, _full in ((_relu, _act.relu), (_sum, _red.sum), (_mean, _red.mean), (_t, _mov.t),
+for _fast, _full in ((_reshape, _mov.reshape), (_view, _view_full), (_relu, _act.relu), (_sum, _red.sum), (_mean, _red.mean), (_t, _mov.t),
                      (_matmul, _lin.matmul), (_rmatmul, _lin.matmul)):
     _fast.__doc__ = _full.__doc__
