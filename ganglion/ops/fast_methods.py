@@ -31,8 +31,8 @@ def _unary(op_cls, slow):
             return op_cls.apply(self)
         return slow(self)
 
-    method.__name__ = slow.__name__
-    method.__doc__ = slow.__doc__
+    method.__name__, method.__doc__, method.__module__ = (slow.__name__, slow.__doc__,
+                                                          slow.__module__)
     return method
 
 
@@ -79,8 +79,8 @@ def _softmax_like(op_cls, slow):
                 return op_cls.apply(self, d)
         return slow(self, dim, dtype=dtype, **kwargs)
 
-    method.__name__ = slow.__name__
-    method.__doc__ = slow.__doc__
+    method.__name__, method.__doc__, method.__module__ = (slow.__name__, slow.__doc__,
+                                                          slow.__module__)
     return method
 
 
@@ -144,4 +144,5 @@ TENSOR_METHODS = {
 # The fast methods document themselves with the full functions' docstrings.
 for _fast, _full in ((_reshape, _mov.reshape), (_view, _view_full), (_relu, _act.relu), (_sum, _red.sum), (_mean, _red.mean), (_t, _mov.t),
                      (_matmul, _lin.matmul), (_rmatmul, _lin.matmul)):
-    _fast.__doc__ = _full.__doc__
+    # (and their module: the docstring examples are doctested once, where they are written)
+    _fast.__doc__, _fast.__module__ = _full.__doc__, _full.__module__
