@@ -13,6 +13,8 @@ Example:
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ganglion.autograd import function as _fn
@@ -238,6 +240,16 @@ def _prepare_grads(node, grads, capture_node, captured):
     return grads
 
 
+def _private(arr) -> bool:
+    """Can ``arr`` become a leaf's .grad as is? It must be C-ordered and writable, and if it
+    is a view (a reshape of a fresh result, say), nothing but the view may hold its base: the
+    base's reference count is then 2 (the view's .base and getrefcount's argument)."""
+    if not arr.flags.c_contiguous or not arr.flags.writeable:
+        return False
+    base = arr.base
+    return base is None or (type(base) is np.ndarray and sys.getrefcount(base) <= 2)
+
+
 def _deliver_leaf(leaf, g, accumulate, capture_leaf, captured, create_graph, given):
     hooks = getattr(leaf, "_hooks", None)
     if hooks:
@@ -252,7 +264,7 @@ def _deliver_leaf(leaf, g, accumulate, capture_leaf, captured, create_graph, giv
         # a gradient array may be shared (x + x, the user's gradient=...) or a strided view:
         # give each .grad its own C-ordered buffer so in-place updates stay private.
         arr = g.array
-        if id(arr) in given or arr.base is not None or not arr.flags.c_contiguous:
+        if id(arr) in given or not _private(arr):
             g = _fn._new_tensor(arr.copy())
         given.add(id(g.array))
         if leaf.grad is None:

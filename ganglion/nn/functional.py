@@ -31,3 +31,29 @@ __all__ = list(_activation_all) + [
     "one_hot", "linear", "pad", "dropout", "alpha_dropout", "feature_alpha_dropout",
     "dropout1d", "dropout2d", "dropout3d", "sigmoid", "tanh",
 ] + [n for m in (_conv, _pool, _upsample, _norm, _loss, _embedding) for n in m.__all__]
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y = x1^T A_o x2 + b_o for each output feature o (torch.nn.functional.bilinear).
+
+    One einsum contraction over all output features; leading batch dims are kept.
+
+    Example:
+        >>> import ganglion
+        >>> import ganglion.nn.functional as F
+        >>> F.bilinear(ganglion.ones(4, 2), ganglion.ones(4, 3), ganglion.ones(5, 2, 3)).shape
+        ganglion.Size([4, 5])
+    """
+    from ganglion.ops.linalg import einsum  # noqa: PLC0415
+
+    if input1.shape[-1] != weight.shape[1] or input2.shape[-1] != weight.shape[2] or \
+            input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(f"bilinear: inputs of shapes {tuple(input1.shape)} and "
+                           f"{tuple(input2.shape)} do not match weight of shape "
+                           f"{tuple(weight.shape)} (expected (..., {weight.shape[1]}) and "
+                           f"(..., {weight.shape[2]}) with equal leading dims).")
+    out = einsum("...i,oij,...j->...o", input1, weight, input2)
+    return out + bias if bias is not None else out
+
+
+__all__.append("bilinear")
