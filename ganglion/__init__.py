@@ -38,6 +38,9 @@ from ganglion.ops.embedding import *  # noqa: F401,F403,E402
 from ganglion.ops import linalg_namespace as linalg  # noqa: E402
 from ganglion import nn  # noqa: E402,F401
 from ganglion import optim  # noqa: E402,F401
+from ganglion import io  # noqa: E402,F401
+from ganglion import utils  # noqa: E402,F401
+from ganglion.io import load, save  # noqa: E402,F401
 
 # NumPy reports overflow/invalid values as RuntimeWarnings; torch is silent. Filtering by the
 # module the warning comes from costs nothing per op (np.errstate costs ~1 us per call).

@@ -1,0 +1,25 @@
+"""``ganglion.data``: dataset loaders (MNIST-family IDX, CIFAR binary, scikit-learn digits,
+image folders, CSV tables), verified downloads, and image ``transforms`` with torchvision's
+names and semantics.
+
+Example:
+    >>> from ganglion.data import Digits, transforms
+    >>> ds = Digits(train=True, transform=transforms.ToTensor())
+    >>> img, label = ds[0]
+    >>> img.shape, img.dtype, label
+    (ganglion.Size([1, 8, 8]), ganglion.float32, 0)
+"""
+from ganglion.data import transforms  # noqa: F401
+from ganglion.data._base import VisionDataset
+from ganglion.data.cifar import CIFAR10, CIFAR100
+from ganglion.data.digits import Digits
+from ganglion.data.download import (check_integrity, download_and_extract_archive,
+                                    download_url, extract_archive, find_data_root)
+from ganglion.data.image_folder import DatasetFolder, ImageFolder
+from ganglion.data.mnist import KMNIST, MNIST, FashionMNIST, read_idx
+from ganglion.data.tabular import CSVDataset
+
+__all__ = ["VisionDataset", "MNIST", "FashionMNIST", "KMNIST", "CIFAR10", "CIFAR100", "Digits",
+           "DatasetFolder", "ImageFolder", "CSVDataset", "read_idx", "download_url",
+           "download_and_extract_archive", "extract_archive", "check_integrity",
+           "find_data_root", "transforms"]
