@@ -30,12 +30,22 @@ from ganglion.ops.movement import *  # noqa: F401,F403,E402
 from ganglion.ops.indexing import *  # noqa: F401,F403,E402
 from ganglion.ops.linalg import *  # noqa: F401,F403,E402
 from ganglion.ops.random import *  # noqa: F401,F403,E402
-from ganglion.ops.activation import *  # noqa: F401,F403,E402
-from ganglion.ops.conv import *  # noqa: F401,F403,E402
-from ganglion.ops.pool import *  # noqa: F401,F403,E402
-from ganglion.ops.norm import *  # noqa: F401,F403,E402
-from ganglion.ops.embedding import *  # noqa: F401,F403,E402
 from ganglion.ops import linalg_namespace as linalg  # noqa: E402
+# The nn-level ops that torch also has at its top level (the rest live in nn.functional only).
+from ganglion.ops.activation import (celu, celu_, hardshrink, log_softmax, prelu,  # noqa: E402
+                                     relu, relu_, rrelu, rrelu_, selu, selu_, softmax,
+                                     threshold, threshold_)
+from ganglion.ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d,  # noqa: E402
+                               conv_transpose2d, conv_transpose3d)
+from ganglion.ops.embedding import embedding, embedding_bag  # noqa: E402
+from ganglion.ops.loss import (binary_cross_entropy_with_logits, cosine_embedding_loss,  # noqa: E402,E501
+                               cosine_similarity, hinge_embedding_loss, kl_div,
+                               margin_ranking_loss, pairwise_distance, poisson_nll_loss,
+                               triplet_margin_loss)
+from ganglion.ops.norm import batch_norm, group_norm, instance_norm, layer_norm, rms_norm  # noqa: E402,E501
+from ganglion.ops.pool import (adaptive_avg_pool1d, adaptive_max_pool1d, avg_pool1d,  # noqa: E402
+                               max_pool1d, max_pool2d, max_pool3d)
+from ganglion.ops.upsample import pixel_shuffle, pixel_unshuffle  # noqa: E402
 from ganglion import nn  # noqa: E402,F401
 from ganglion import optim  # noqa: E402,F401
 from ganglion import io  # noqa: E402,F401

@@ -1,5 +1,7 @@
-"""The main job: ``ganglion demo`` learns the real digits data; the README quick start runs."""
+"""The main job and the other commands: ``ganglion demo`` learns the real digits data; train,
+evaluate and summary run; the README quick start runs."""
 import io
+import json
 import re
 import subprocess
 import sys
@@ -13,21 +15,35 @@ import ganglion as G
 pytest.importorskip("sklearn")
 
 
-def test_demo_reaches_high_accuracy_on_digits():
+def test_demo_reaches_97_percent_on_digits(tmp_path):
     from ganglion.cli import run_demo
 
     out = io.StringIO()
-    acc = run_demo(epochs=10, out=out)
-    assert acc >= 0.93, out.getvalue()  # chance is 0.10
-    assert "final test accuracy" in out.getvalue()
+    acc = run_demo(out_dir=tmp_path, progress=False, out=out)
+    assert acc >= 0.97, out.getvalue()  # chance is 0.10
+    text = out.getvalue()
+    assert "confusion matrix" in text and "test accuracy" in text
+    assert (tmp_path / "model.safetensors").exists() and (tmp_path / "history.csv").exists()
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["test_accuracy"] == acc
 
 
-def test_cli_entry_point_runs():
-    r = subprocess.run([sys.executable, "-m", "ganglion.cli", "demo", "--epochs", "2"],
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    acc = float(re.search(r"final test accuracy ([0-9.]+)", r.stdout).group(1))
-    assert acc > 0.5
+def test_cli_train_evaluate_summary(tmp_path):
+    def cli(*args):
+        r = subprocess.run([sys.executable, "-m", "ganglion.cli", *args], capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    out = cli("train", "--model", "mlp", "--dataset", "digits", "--epochs", "3", "--out",
+              str(tmp_path), "--lr", "0.003")
+    acc = float(re.search(r"test accuracy ([0-9.]+)", out).group(1))
+    assert acc > 0.8
+    out = cli("evaluate", "--model", "mlp", "--dataset", "digits", "--checkpoint",
+              str(tmp_path / "model.safetensors"))
+    assert float(re.search(r"accuracy ([0-9.]+)", out).group(1)) == pytest.approx(acc, abs=1e-4)
+    assert "Total params" in cli("summary", "--model", "resnet20")
+    assert "usage" in cli("train", "--help")
 
 
 def test_readme_quick_start_runs():

@@ -12,3 +12,5 @@ from ganglion.nn.module_hooks import (  # noqa: F401
     register_module_parameter_registration_hook)
 from ganglion.nn import init, utils  # noqa: F401
 from ganglion.nn.summary import summary  # noqa: F401
+from ganglion.nn.layers import *  # noqa: F401,F403,E402
+from ganglion.nn.losses import *  # noqa: F401,F403,E402

@@ -26,7 +26,7 @@ from ganglion.tensor import Tensor
 __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
            "floor_divide", "remainder", "fmod", "pow", "atan2", "arctan2", "maximum", "minimum",
            "fmax", "fmin", "where", "lerp", "clamp", "clip", "clamp_min", "clamp_max", "addcmul",
-           "addcdiv", "hypot", "xlogy", "promote", "rsub"]
+           "addcdiv", "hypot", "xlogy", "rsub"]
 
 _NUMBER = (int, float, bool, np.number, np.bool_)
 

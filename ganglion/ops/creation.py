@@ -19,7 +19,7 @@ from ganglion.tensor import Size, Tensor, _sizes
 
 __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty",
            "zeros_like", "ones_like", "full_like", "empty_like", "arange", "range", "linspace",
-           "logspace", "eye", "scalar_tensor", "finalize"]
+           "logspace", "eye", "scalar_tensor"]
 
 _SUPPORTED_KINDS = "biuf"
 

@@ -1,0 +1,35 @@
+"""Model zoo: MLP, LeNet-5, a small VGG, ResNet-18 and the CIFAR ResNet-20, with state_dict
+names matching their usual torch definitions, and a name registry for the CLI."""
+from ganglion.models.cnn import MnistCNN, SmallCNN
+from ganglion.models.lenet import LeNet5
+from ganglion.models.mlp import MLP
+from ganglion.models.resnet import BasicBlock, CifarResNet, ResNet, resnet18, resnet20
+from ganglion.models.vgg import VGG, vgg_small
+
+__all__ = ["SmallCNN", "MnistCNN", "MLP", "LeNet5", "VGG", "vgg_small", "ResNet", "resnet18", "CifarResNet",
+           "resnet20", "BasicBlock", "get_model", "MODELS"]
+
+MODELS = {
+    "small_cnn": lambda num_classes=10, in_channels=1, image_size=8: SmallCNN(
+        num_classes, in_channels, image_size),
+    "mnist_cnn": lambda num_classes=10, in_channels=1, image_size=28: MnistCNN(
+        num_classes, in_channels, image_size),
+    "mlp": lambda num_classes=10, in_channels=1, image_size=28: MLP(
+        in_channels * image_size * image_size, [512, 256], num_classes, dropout=0.2),
+    "lenet5": lambda num_classes=10, in_channels=1, image_size=28: LeNet5(num_classes,
+                                                                          in_channels),
+    "vgg_small": lambda num_classes=10, in_channels=3, image_size=32: vgg_small(num_classes,
+                                                                                in_channels),
+    "resnet18": lambda num_classes=10, in_channels=3, image_size=32: resnet18(num_classes,
+                                                                              in_channels),
+    "resnet20": lambda num_classes=10, in_channels=3, image_size=32: resnet20(num_classes,
+                                                                              in_channels),
+}
+
+
+def get_model(name: str, **kwargs):
+    """Build a zoo model by name (``small_cnn``, ``mnist_cnn``, ``mlp``, ``lenet5``,
+    ``vgg_small``, ``resnet18``, ``resnet20``)."""
+    if name not in MODELS:
+        raise ValueError(f"get_model: unknown model {name!r}; choose one of {sorted(MODELS)}")
+    return MODELS[name](**kwargs)
