@@ -1,5 +1,5 @@
 """Small convolutional classifiers: ``SmallCNN`` for tiny images (the 8x8 digits of
-``ganglion demo``) and ``MnistCNN`` for 28x28 digits (>= 99.2% MNIST test accuracy).
+``ganglion demo``) and ``MnistCNN`` for 28x28 digits (the PyTorch MNIST example's network).
 
 Example:
     >>> import ganglion
@@ -28,18 +28,14 @@ class SmallCNN(nn.Sequential):
 
 
 class MnistCNN(nn.Sequential):
-    """Two conv blocks (32, 64 channels; conv-BN-ReLU twice, then max pool), then
-    Linear(128)-ReLU-Dropout-Linear: the classic >99% MNIST recipe."""
+    """The PyTorch MNIST example's network (DESIGN.md's W2): conv3x3(32)-ReLU-conv3x3(64)-ReLU-
+    maxpool2-Dropout-Linear(128)-ReLU-Dropout-Linear; >= 99.2% MNIST test accuracy."""
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, image_size: int = 28,
-                 dropout: float = 0.3):
-        def block(cin, cout):
-            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
-                    nn.ReLU(inplace=True)]
-
-        side = image_size // 4
+                 dropout: float = 0.25):
+        side = (image_size - 4) // 2
         super().__init__(
-            *block(in_channels, 32), *block(32, 32), nn.MaxPool2d(2),
-            *block(32, 64), *block(64, 64), nn.MaxPool2d(2), nn.Flatten(),
-            nn.Linear(64 * side * side, 128), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Conv2d(in_channels, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(),
+            nn.MaxPool2d(2), nn.Dropout(dropout), nn.Flatten(),
+            nn.Linear(64 * side * side, 128), nn.ReLU(), nn.Dropout(2 * dropout),
             nn.Linear(128, num_classes))

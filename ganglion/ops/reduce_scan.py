@@ -25,7 +25,7 @@ from ganglion.ops.convert import Cast
 from ganglion.ops.reduce_common import const, kept, where
 from ganglion.tensor import Tensor
 
-__all__ = ["prod", "cumsum", "cumprod"]
+__all__ = ["prod", "cumsum", "cumprod", "diff"]
 
 _INT64 = _dt.int64.np
 
@@ -206,4 +206,33 @@ def cumprod(input, dim, *, dtype=None) -> Tensor:
     return _scan(Cumprod, input, dim, dtype, "cumprod")
 
 
-TENSOR_METHODS = {"prod": prod, "cumsum": cumsum, "cumprod": cumprod}
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """The ``n``-th forward difference along ``dim`` (``out[i] = x[i + 1] - x[i]``), after
+    concatenating ``prepend`` and ``append``; bool inputs give logical xor, as torch.
+
+    Built from narrow and subtraction, so it is differentiable to any order.
+
+    Example:
+        >>> import ganglion
+        >>> ganglion.tensor([1, 4, 9, 16]).diff()
+        tensor([3, 5, 7])
+    """
+    import ganglion  # noqa: PLC0415 - cat/narrow belong to the movement family
+
+    if n < 0:
+        raise RuntimeError(f"diff expects n to be non-negative, got n={n}")
+    if input.dim() == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    parts = [t for t in (prepend, input, append) if t is not None]
+    x = ganglion.cat(parts, dim) if len(parts) > 1 else input
+    d = dim % x.dim()
+    for _ in range(n):
+        length = x.shape[d]
+        if length == 0:
+            break
+        hi, lo = x.narrow(d, 1, length - 1), x.narrow(d, 0, length - 1)
+        x = hi.logical_xor(lo) if x.dtype is _dt.bool else hi - lo
+    return x
+
+
+TENSOR_METHODS = {"prod": prod, "cumsum": cumsum, "cumprod": cumprod, "diff": diff}

@@ -182,3 +182,38 @@ def test_embedding_from_pretrained_frozen():
     emb = nn.Embedding.from_pretrained(w)
     assert not emb.weight.requires_grad
     np.testing.assert_array_equal(emb(ganglion.tensor([4])).numpy()[0], w.numpy()[4])
+
+
+def test_maxpool_indices_and_unpool_match_torch():
+    x = np.random.default_rng(2).standard_normal((2, 3, 6, 6)).astype(np.float32)
+    outs = []
+    for lib, mk in ((nn, ganglion.tensor), (torch.nn, torch.tensor)):
+        pool = lib.MaxPool2d(2, return_indices=True, ceil_mode=True)
+        unpool = lib.MaxUnpool2d(2)
+        xi = mk(x, requires_grad=True)
+        y, idx = pool(xi)
+        z = unpool(y, idx)
+        (z * z).sum().backward()
+        outs.append((y.detach().numpy(), idx.numpy(), z.detach().numpy(), xi.grad.numpy()))
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_embedding_max_norm_renormalises_like_torch():
+    w = np.random.default_rng(3).standard_normal((6, 4)).astype(np.float32) * 3
+    idx = np.array([[1, 2, 2], [5, 0, 1]])
+    g = nn.Embedding.from_pretrained(ganglion.tensor(w), freeze=False, max_norm=1.0)
+    t = torch.nn.Embedding.from_pretrained(torch.tensor(w), freeze=False, max_norm=1.0)
+    np.testing.assert_allclose(g(ganglion.tensor(idx)).detach().numpy(),
+                               t(torch.tensor(idx)).detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(g.weight.detach().numpy(), t.weight.detach().numpy(), rtol=1e-5)
+
+
+def test_dropout2d_zeroes_whole_channels_and_unflatten():
+    d = nn.Dropout2d(0.5)
+    y = d(ganglion.ones(4, 16, 3, 3)).numpy()
+    per_channel = y.reshape(4, 16, 9)
+    assert np.all((per_channel == 0).all(-1) | (per_channel == 2).all(-1))
+    u_g, u_t = nn.Unflatten(1, (2, 3)), torch.nn.Unflatten(1, (2, 3))
+    assert tuple(u_g(ganglion.ones(4, 6)).shape) == tuple(u_t(torch.ones(4, 6)).shape)
+    assert repr(u_g) == repr(u_t)

@@ -105,3 +105,9 @@ ROWS = [
     OpRow("cumprod_two_zeros", lambda a: a.cumprod(-1), [[(3, 5)]],
           make_inputs=_with_zeros(2)),
 ]
+
+ROWS += [
+    OpRow("diff", lambda a: a.diff(), [[(5,)], [(3, 4)]]),
+    OpRow("diff_n2_dim0", lambda a: a.diff(n=2, dim=0), [[(5, 3)]]),
+    OpRow("diff_prepend", lambda a, b: a.diff(dim=-1, prepend=b), [[(3, 4), (3, 2)]]),
+]
