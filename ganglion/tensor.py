@@ -25,7 +25,7 @@ from ganglion._tensor_str import tensor_repr
 from ganglion.autograd import function as _function
 from ganglion.autograd.grad_mode import STATE
 from ganglion.backend import dtypes as _dt
-from ganglion.backend.device import device as _device, device_of, to_device_array
+from ganglion.backend.device import device as _device, device_of
 
 __all__ = ["Tensor", "Size", "inplace_update"]
 

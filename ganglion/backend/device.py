@@ -29,7 +29,10 @@ class device:
         if type not in ("cpu", "cuda"):
             raise ValueError(f"device: unknown device type {type!r}; expected 'cpu' or 'cuda'.")
         self.type = type
-        self.index = index if type == "cuda" and index is not None else (0 if type == "cuda" else None)
+        if type == "cpu":
+            self.index = None
+        else:
+            self.index = index if index is not None else 0
 
     def __eq__(self, other):
         if isinstance(other, str):

@@ -6,8 +6,8 @@ from ganglion.models.mlp import MLP
 from ganglion.models.resnet import BasicBlock, CifarResNet, ResNet, resnet18, resnet20
 from ganglion.models.vgg import VGG, vgg_small
 
-__all__ = ["SmallCNN", "MnistCNN", "MLP", "LeNet5", "VGG", "vgg_small", "ResNet", "resnet18", "CifarResNet",
-           "resnet20", "BasicBlock", "get_model", "MODELS"]
+__all__ = ["SmallCNN", "MnistCNN", "MLP", "LeNet5", "VGG", "vgg_small", "ResNet", "resnet18",
+           "CifarResNet", "resnet20", "BasicBlock", "get_model", "MODELS"]
 
 MODELS = {
     "small_cnn": lambda num_classes=10, in_channels=1, image_size=8: SmallCNN(

@@ -9,9 +9,9 @@ import importlib
 
 __all__ = ["FAMILIES", "install_tensor_methods"]
 
-FAMILIES = ("convert", "creation", "arith", "arith_fast", "compare", "unary", "activation", "reduce", "movement", "pad",
-            "indexing", "linalg", "random", "conv", "pool", "upsample", "norm", "loss",
-            "embedding", "fast_methods")
+FAMILIES = ("convert", "creation", "arith", "arith_fast", "compare", "unary", "activation",
+            "reduce", "movement", "pad", "indexing", "linalg", "random", "conv",
+            "pool", "upsample", "norm", "loss", "embedding", "fast_methods")
 
 # Methods whose in-place form keeps the shape and writes the result into the tensor's buffer.
 INPLACE_VALUE_METHODS = (

@@ -17,9 +17,9 @@ from ganglion.backend import dtypes as _dt
 from ganglion.backend.device import device as _device, to_device_array
 from ganglion.tensor import Size, Tensor, _sizes
 
-__all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty",
-           "zeros_like", "ones_like", "full_like", "empty_like", "arange", "range", "linspace",
-           "logspace", "eye", "scalar_tensor"]
+__all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "from_dlpack", "zeros", "ones", "full",
+           "empty", "zeros_like", "ones_like", "full_like", "empty_like", "arange",
+           "range", "linspace", "logspace", "eye", "scalar_tensor"]
 
 _SUPPORTED_KINDS = "biuf"
 

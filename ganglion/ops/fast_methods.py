@@ -142,7 +142,8 @@ TENSOR_METHODS = {
 }
 
 # The fast methods document themselves with the full functions' docstrings.
-for _fast, _full in ((_reshape, _mov.reshape), (_view, _view_full), (_relu, _act.relu), (_sum, _red.sum), (_mean, _red.mean), (_t, _mov.t),
+for _fast, _full in ((_reshape, _mov.reshape), (_view, _view_full), (_relu, _act.relu),
+                     (_sum, _red.sum), (_mean, _red.mean), (_t, _mov.t),
                      (_matmul, _lin.matmul), (_rmatmul, _lin.matmul)):
     # (and their module: the docstring examples are doctested once, where they are written)
     _fast.__doc__, _fast.__module__ = _full.__doc__, _full.__module__

@@ -4,8 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ganglion.optim import _fused as _f
-from ganglion.optim.optimizer import (Optimizer, as_float, check_lr, check_nonneg, new_step,
-                                      steps_to_tensors, zeros_state)
+from ganglion.optim.optimizer import (Optimizer, as_float, check_lr, check_nonneg)
 
 __all__ = ["Adadelta", "adadelta"]
 
@@ -45,32 +44,16 @@ class Adadelta(Optimizer):
                     "differentiable": differentiable}
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for key, value in (("foreach", None), ("maximize", False),
-                               ("differentiable", False), ("capturable", False)):
-                group.setdefault(key, value)
-        steps_to_tensors(self)
+    _group_defaults = (("foreach", None), ("maximize", False), ("differentiable", False),
+                       ("capturable", False))
+    _tensor_state_keys = ()
 
     def step(self, closure=None):
         """Perform one Adadelta step; returns the closure's loss (if a closure is given)."""
         loss = self._eval_closure(closure)
         for group in self.param_groups:
-            params, grads, square_avgs, acc_deltas, steps = [], [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                st = self.state[p]
-                if len(st) == 0:
-                    st["step"] = new_step()
-                    st["square_avg"] = zeros_state(p)
-                    st["acc_delta"] = zeros_state(p)
-                params.append(p)
-                grads.append(p.grad)
-                square_avgs.append(st["square_avg"])
-                acc_deltas.append(st["acc_delta"])
-                steps.append(st["step"])
+            params, grads, s = self._gather(group, ("square_avg", "acc_delta"))
+            square_avgs, acc_deltas, steps = s["square_avg"], s["acc_delta"], s["step"]
             adadelta(params, grads, square_avgs, acc_deltas, steps, lr=group["lr"],
                      rho=group["rho"], eps=group["eps"], weight_decay=group["weight_decay"],
                      maximize=group["maximize"])

@@ -6,7 +6,7 @@ import numpy as np
 
 from ganglion.optim import _fused as _f
 from ganglion.optim.optimizer import (Optimizer, as_float, check_fused, check_lr, check_nonneg,
-                                      new_step, steps_to_tensors, wrap_array)
+                                      new_step, wrap_array)
 
 __all__ = ["Adagrad", "adagrad"]
 
@@ -59,13 +59,9 @@ class Adagrad(Optimizer):
         st["step"] = new_step()
         st["sum"] = wrap_array(np.full_like(p.array, init_value))
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for key, value in (("foreach", None), ("maximize", False),
-                               ("differentiable", False), ("fused", None)):
-                group.setdefault(key, value)
-        steps_to_tensors(self)
+    _group_defaults = (("foreach", None), ("maximize", False), ("differentiable", False),
+                       ("fused", None))
+    _tensor_state_keys = ()
 
     def share_memory(self) -> None:
         """torch moves ``sum`` to shared memory here; NumPy state needs nothing."""

@@ -10,7 +10,7 @@ import numpy as np
 
 from ganglion.optim import _fused as _f
 from ganglion.optim.optimizer import (Optimizer, as_float, check_betas, check_fused, check_lr,
-                                      check_nonneg, new_step, steps_to_tensors, zeros_state)
+                                      check_nonneg)
 from ganglion.tensor import Tensor
 
 __all__ = ["Adam", "adam"]
@@ -65,38 +65,20 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
         check_fused(fused, foreach, differentiable)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for key, value in (("amsgrad", False), ("maximize", False), ("foreach", None),
-                               ("capturable", False), ("differentiable", False),
-                               ("decoupled_weight_decay", False), ("fused", None)):
-                group.setdefault(key, value)
-        steps_to_tensors(self)
+    _group_defaults = (("amsgrad", False), ("maximize", False), ("foreach", None),
+                       ("capturable", False), ("differentiable", False),
+                       ("decoupled_weight_decay", False), ("fused", None))
+    _tensor_state_keys = ()
 
     def step(self, closure=None):
         """Perform one Adam step; returns the closure's loss (if a closure is given)."""
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             amsgrad = group["amsgrad"]
-            params, grads, exp_avgs, exp_avg_sqs, max_sqs, steps = [], [], [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                st = self.state[p]
-                if len(st) == 0:
-                    st["step"] = new_step()
-                    st["exp_avg"] = zeros_state(p)
-                    st["exp_avg_sq"] = zeros_state(p)
-                    if amsgrad:
-                        st["max_exp_avg_sq"] = zeros_state(p)
-                params.append(p)
-                grads.append(p.grad)
-                exp_avgs.append(st["exp_avg"])
-                exp_avg_sqs.append(st["exp_avg_sq"])
-                if amsgrad:
-                    max_sqs.append(st["max_exp_avg_sq"])
-                steps.append(st["step"])
+            keys = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
+            params, grads, s = self._gather(group, keys)
+            exp_avgs, exp_avg_sqs, steps = s["exp_avg"], s["exp_avg_sq"], s["step"]
+            max_sqs = s.get("max_exp_avg_sq", [])
             beta1, beta2 = group["betas"]
             adam(params, grads, exp_avgs, exp_avg_sqs, max_sqs, steps, amsgrad=amsgrad,
                  beta1=beta1, beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"],

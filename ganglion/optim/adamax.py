@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ganglion.optim import _fused as _f
-from ganglion.optim.optimizer import (Optimizer, as_float, check_betas, check_lr, check_nonneg,
-                                      new_step, steps_to_tensors, zeros_state)
+from ganglion.optim.optimizer import (Optimizer, as_float, check_betas, check_lr, check_nonneg)
 
 __all__ = ["Adamax", "adamax"]
 
@@ -44,32 +43,16 @@ class Adamax(Optimizer):
                     "capturable": capturable}
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for key, value in (("foreach", None), ("maximize", False),
-                               ("differentiable", False), ("capturable", False)):
-                group.setdefault(key, value)
-        steps_to_tensors(self)
+    _group_defaults = (("foreach", None), ("maximize", False), ("differentiable", False),
+                       ("capturable", False))
+    _tensor_state_keys = ()
 
     def step(self, closure=None):
         """Perform one Adamax step; returns the closure's loss (if a closure is given)."""
         loss = self._eval_closure(closure)
         for group in self.param_groups:
-            params, grads, exp_avgs, exp_infs, steps = [], [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                st = self.state[p]
-                if len(st) == 0:
-                    st["step"] = new_step()
-                    st["exp_avg"] = zeros_state(p)
-                    st["exp_inf"] = zeros_state(p)
-                params.append(p)
-                grads.append(p.grad)
-                exp_avgs.append(st["exp_avg"])
-                exp_infs.append(st["exp_inf"])
-                steps.append(st["step"])
+            params, grads, s = self._gather(group, ("exp_avg", "exp_inf"))
+            exp_avgs, exp_infs, steps = s["exp_avg"], s["exp_inf"], s["step"]
             beta1, beta2 = group["betas"]
             adamax(params, grads, exp_avgs, exp_infs, steps, eps=group["eps"], beta1=beta1,
                    beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"],

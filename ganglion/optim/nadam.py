@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ganglion.optim import _fused as _f
-from ganglion.optim.optimizer import (Optimizer, as_float, check_betas, check_lr, check_nonneg,
-                                      new_step, steps_to_tensors, zeros_state)
+from ganglion.optim.optimizer import (Optimizer, as_float, check_betas, check_lr, check_nonneg)
 
 __all__ = ["NAdam", "nadam"]
 
@@ -54,34 +53,17 @@ class NAdam(Optimizer):
                     "differentiable": differentiable}
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for key, value in (("maximize", False), ("foreach", None), ("capturable", False),
-                               ("differentiable", False), ("decoupled_weight_decay", False)):
-                group.setdefault(key, value)
-        steps_to_tensors(self, "mu_product")
+    _group_defaults = (("maximize", False), ("foreach", None), ("capturable", False),
+                       ("differentiable", False), ("decoupled_weight_decay", False))
+    _tensor_state_keys = ("mu_product",)
 
     def step(self, closure=None):
         """Perform one NAdam step; returns the closure's loss (if a closure is given)."""
         loss = self._eval_closure(closure)
         for group in self.param_groups:
-            params, grads, exp_avgs, exp_avg_sqs, mu_products, steps = [], [], [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                st = self.state[p]
-                if len(st) == 0:
-                    st["step"] = new_step()
-                    st["mu_product"] = new_step(1.0)
-                    st["exp_avg"] = zeros_state(p)
-                    st["exp_avg_sq"] = zeros_state(p)
-                params.append(p)
-                grads.append(p.grad)
-                exp_avgs.append(st["exp_avg"])
-                exp_avg_sqs.append(st["exp_avg_sq"])
-                mu_products.append(st["mu_product"])
-                steps.append(st["step"])
+            params, grads, s = self._gather(group, ("mu_product", "exp_avg", "exp_avg_sq"))
+            exp_avgs, exp_avg_sqs = s["exp_avg"], s["exp_avg_sq"]
+            mu_products, steps = s["mu_product"], s["step"]
             beta1, beta2 = group["betas"]
             nadam(params, grads, exp_avgs, exp_avg_sqs, mu_products, steps, beta1=beta1,
                   beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"],

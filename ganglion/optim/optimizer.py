@@ -258,10 +258,40 @@ class Optimizer:
         return {"defaults": self.defaults, "state": self.state,
                 "param_groups": self.param_groups}
 
+    # (key, default) pairs that checkpoints of older torch versions may lack in their groups
+    _group_defaults: tuple = ()
+    # state keys kept as 0-d tensors (old checkpoints stored numbers); None: no such keys
+    _tensor_state_keys = None
+
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._init_hooks()
         self.defaults.setdefault("differentiable", False)
+        for group in self.param_groups:
+            for key, value in self._group_defaults:
+                group.setdefault(key, value)
+        if self._tensor_state_keys is not None:
+            steps_to_tensors(self, *self._tensor_state_keys)
+
+    def _gather(self, group: dict, keys=()):
+        """The params of ``group`` that have a gradient, their grads, and their state as
+        ``{key: list}`` for ``step`` and ``keys`` — created on first use, in torch's key order:
+        ``step`` 0, ``mu_product`` 1, every other key zeros like the parameter."""
+        params, grads = [], []
+        lists = {k: [] for k in ("step",) + tuple(keys)}
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            st = self.state[p]
+            if len(st) == 0:
+                st["step"] = new_step()
+                for k in keys:
+                    st[k] = new_step(1.0) if k == "mu_product" else zeros_state(p)
+            params.append(p)
+            grads.append(p.grad)
+            for k, values in lists.items():
+                values.append(st[k])
+        return params, grads, lists
 
     def __repr__(self) -> str:
         s = self.__class__.__name__ + " ("

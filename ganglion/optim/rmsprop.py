@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ganglion.optim import _fused as _f
-from ganglion.optim.optimizer import (Optimizer, as_float, check_lr, check_nonneg, new_step,
-                                      steps_to_tensors, zeros_state)
+from ganglion.optim.optimizer import (Optimizer, as_float, check_lr, check_nonneg)
 
 __all__ = ["RMSprop", "rmsprop"]
 
@@ -53,39 +52,19 @@ class RMSprop(Optimizer):
                     "differentiable": differentiable}
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for key, value in (("momentum", 0), ("centered", False), ("foreach", None),
-                               ("maximize", False), ("differentiable", False),
-                               ("capturable", False)):
-                group.setdefault(key, value)
-        steps_to_tensors(self)
+    _group_defaults = (("momentum", 0), ("centered", False), ("foreach", None),
+                       ("maximize", False), ("differentiable", False), ("capturable", False))
+    _tensor_state_keys = ()
 
     def step(self, closure=None):
         """Perform one RMSprop step; returns the closure's loss (if a closure is given)."""
         loss = self._eval_closure(closure)
         for group in self.param_groups:
-            params, grads, square_avgs, grad_avgs, bufs, steps = [], [], [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                st = self.state[p]
-                if len(st) == 0:
-                    st["step"] = new_step()
-                    st["square_avg"] = zeros_state(p)
-                    if group["momentum"] > 0:
-                        st["momentum_buffer"] = zeros_state(p)
-                    if group["centered"]:
-                        st["grad_avg"] = zeros_state(p)
-                params.append(p)
-                grads.append(p.grad)
-                square_avgs.append(st["square_avg"])
-                steps.append(st["step"])
-                if group["momentum"] > 0:
-                    bufs.append(st["momentum_buffer"])
-                if group["centered"]:
-                    grad_avgs.append(st["grad_avg"])
+            keys = ("square_avg",) + (("momentum_buffer",) if group["momentum"] > 0 else ()) \
+                + (("grad_avg",) if group["centered"] else ())
+            params, grads, s = self._gather(group, keys)
+            square_avgs, steps = s["square_avg"], s["step"]
+            bufs, grad_avgs = s.get("momentum_buffer", []), s.get("grad_avg", [])
             rmsprop(params, grads, square_avgs, grad_avgs, bufs, steps, lr=group["lr"],
                     alpha=group["alpha"], eps=group["eps"],
                     weight_decay=group["weight_decay"], momentum=group["momentum"],
