@@ -111,14 +111,27 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
     prev_enabled = STATE.enabled
     STATE.enabled = create_graph
     new_tensor = _fn._new_tensor
+    # the common node: one of ganglion's ops, no hooks, one incoming gradient
+    fast_ok = not capture_node and not STATE.anomaly
     try:
         while ready:
             node = ready.pop()
             grads = buffers.pop(node, None)
-            in_grads = _call_node(node, grads, capture_node, captured, retain_graph)
-            if not in_grads:  # nothing flowed through this node: its inputs still count down
-                in_grads = (None,) * len(node._next)
-            for i, (e, g) in enumerate(zip(node._next, in_grads)):
+            if fast_ok and grads is not None and node._plain and node._is_op and \
+                    len(grads) == 1 and grads[0] is not None:
+                in_grads = type(node).backward(node, grads[0])
+                if type(in_grads) is not tuple:
+                    in_grads = (in_grads,)
+                if len(in_grads) != len(node._next):
+                    in_grads = _fit_count(node, in_grads)
+                if not retain_graph:
+                    node._saved = None
+                    node._released = True
+            else:
+                in_grads = _call_node(node, grads, capture_node, captured, retain_graph)
+                if not in_grads:  # nothing flowed through this node: inputs still count down
+                    in_grads = (None,) * len(node._next)
+            for e, g in zip(node._next, in_grads):
                 if e is None:
                     continue
                 target, idx, shape, dtype = e
@@ -127,7 +140,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                         g = _sum_to(g, shape, node)
                     if g.array.dtype != dtype:
                         raise RuntimeError(f"{node.name()} returned a {g.array.dtype} gradient "
-                                           f"for a {dtype} input {i}; this is a bug in that op.")
+                                           f"for a {dtype} input; this is a bug in that op.")
                 if idx < 0:
                     if g is not None:
                         _deliver_leaf(target, g, accumulate, capture_leaf, captured,
@@ -186,12 +199,7 @@ def _call_node(node, grads, capture_node, captured, retain_graph):
             node._released = True
         return out
     if len(out) != n_in:
-        # ops may leave off trailing Nones for non-tensor arguments; anything else is a bug
-        extra = node._next[len(out):] if len(out) < n_in else out[n_in:]
-        if any(x is not None for x in extra):
-            raise RuntimeError(f"function {node.name()} returned an incorrect number of "
-                               f"gradients (expected {n_in}, got {len(out)})")
-        out = out[:n_in]
+        out = _fit_count(node, out)
     for i, g in enumerate(out):
         if g is not None and not isinstance(g, _fn.Tensor):
             _as_grad(g, node, i)
@@ -206,6 +214,16 @@ def _call_node(node, grads, capture_node, captured, retain_graph):
     if not retain_graph:
         node._release()
     return out
+
+
+def _fit_count(node, out):
+    """Ops may leave off trailing Nones for non-tensor arguments; anything else is a bug."""
+    n_in = len(node._next)
+    extra = node._next[len(out):] if len(out) < n_in else out[n_in:]
+    if any(x is not None for x in extra):
+        raise RuntimeError(f"function {node.name()} returned an incorrect number of "
+                           f"gradients (expected {n_in}, got {len(out)})")
+    return out[:n_in] + (None,) * (n_in - len(out))
 
 
 def _prepare_grads(node, grads, capture_node, captured):
