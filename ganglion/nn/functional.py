@@ -26,10 +26,13 @@ from ganglion.ops.loss import *  # noqa: F401,F403
 from ganglion.ops.embedding import *  # noqa: F401,F403
 from ganglion.ops import conv as _conv, embedding as _embedding, loss as _loss, norm as _norm
 from ganglion.ops import pool as _pool, upsample as _upsample
+from ganglion.ops.attention import scaled_dot_product_attention
+from ganglion.ops.attention_mha import multi_head_attention_forward
 
 __all__ = list(_activation_all) + [
     "one_hot", "linear", "pad", "dropout", "alpha_dropout", "feature_alpha_dropout",
-    "dropout1d", "dropout2d", "dropout3d", "sigmoid", "tanh",
+    "dropout1d", "dropout2d", "dropout3d", "sigmoid", "tanh", "scaled_dot_product_attention",
+    "multi_head_attention_forward",
 ] + [n for m in (_conv, _pool, _upsample, _norm, _loss, _embedding) for n in m.__all__]
 
 
