@@ -19,7 +19,14 @@ from ganglion.data.image_folder import DatasetFolder, ImageFolder
 from ganglion.data.mnist import KMNIST, MNIST, FashionMNIST, read_idx
 from ganglion.data.tabular import CSVDataset
 
+from ganglion.data import text, timeseries  # noqa: F401,E402
+from ganglion.data.text import SST2, CharTokenizer, Tokenizer, TranslationPairs  # noqa: E402
+from ganglion.data.timeseries import (Scaler, SlidingWindow, load_series,  # noqa: E402
+                                      seasonal_naive, train_test_split_series)
+
 __all__ = ["VisionDataset", "MNIST", "FashionMNIST", "KMNIST", "CIFAR10", "CIFAR100", "Digits",
            "DatasetFolder", "ImageFolder", "CSVDataset", "read_idx", "download_url",
            "download_and_extract_archive", "extract_archive", "check_integrity",
-           "find_data_root", "transforms"]
+           "find_data_root", "transforms", "Tokenizer", "CharTokenizer", "SST2",
+           "TranslationPairs", "load_series", "SlidingWindow", "train_test_split_series",
+           "Scaler", "seasonal_naive", "text", "timeseries"]
