@@ -46,6 +46,8 @@ from ganglion.ops.norm import batch_norm, group_norm, instance_norm, layer_norm,
 from ganglion.ops.pool import (adaptive_avg_pool1d, adaptive_max_pool1d, avg_pool1d,  # noqa: E402
                                max_pool1d, max_pool2d, max_pool3d)
 from ganglion.ops.upsample import pixel_shuffle, pixel_unshuffle  # noqa: E402
+from ganglion.ops.recurrent import (gru, gru_cell, lstm, lstm_cell, rnn_relu,  # noqa: E402
+                                    rnn_relu_cell, rnn_tanh, rnn_tanh_cell)
 from ganglion import nn  # noqa: E402,F401
 from ganglion import optim  # noqa: E402,F401
 from ganglion import io  # noqa: E402,F401

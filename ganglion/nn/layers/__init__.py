@@ -10,3 +10,4 @@ from ganglion.nn.layers.upsampling import *  # noqa: F401,F403
 from ganglion.nn.layers.attention import *  # noqa: F401,F403
 from ganglion.nn.layers.positional import *  # noqa: F401,F403
 from ganglion.nn.layers.transformer import *  # noqa: F401,F403
+from ganglion.nn.layers.rnn import *  # noqa: F401,F403

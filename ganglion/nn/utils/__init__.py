@@ -13,3 +13,4 @@ from ganglion.nn.utils.convert_parameters import parameters_to_vector, vector_to
 
 __all__ = ["clip_grad_norm", "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_",
            "get_total_norm", "parameters_to_vector", "vector_to_parameters"]
+from ganglion.nn.utils import rnn  # noqa: F401,E402
