@@ -1,13 +1,14 @@
 """Model zoo: MLP, LeNet-5, a small VGG, ResNet-18 and the CIFAR ResNet-20, with state_dict
 names matching their usual torch definitions, and a name registry for the CLI."""
 from ganglion.models.cnn import MnistCNN, SmallCNN
+from ganglion.models.forecaster import LSTMForecaster
 from ganglion.models.lenet import LeNet5
 from ganglion.models.mlp import MLP
 from ganglion.models.resnet import BasicBlock, CifarResNet, ResNet, resnet18, resnet20
 from ganglion.models.vgg import VGG, vgg_small
 
 __all__ = ["SmallCNN", "MnistCNN", "MLP", "LeNet5", "VGG", "vgg_small", "ResNet", "resnet18",
-           "CifarResNet", "resnet20", "BasicBlock", "get_model", "MODELS"]
+           "CifarResNet", "resnet20", "BasicBlock", "LSTMForecaster", "get_model", "MODELS"]
 
 MODELS = {
     "small_cnn": lambda num_classes=10, in_channels=1, image_size=8: SmallCNN(
