@@ -72,15 +72,18 @@ def run(series="airline-passengers", epochs=None, hidden_size=32, lr=5e-3, batch
     if mode == "recursive":
         hist = ganglion.tensor(ds[n_train - season - input_len:n_train - season, None])
         d_pred = scaler.inverse_transform(model.forecast(hist, len(y_test)).numpy()[:, 0])
-        z_pred = np.concatenate([z[:n_train], np.zeros(len(y_test))])
-        for i in range(len(y_test)):  # z[t] = z[t - season] + d[t], earlier steps predicted
-            t = n_train + i
-            z_pred[t] = z_pred[t - season] + d_pred[i]
-        z_pred = z_pred[n_train:]
+        # z[t] = z[t - season] + d[t]: per season position, a cumulative sum of the
+        # predicted differences on top of the last training season.
+        n_seasons = -(-len(y_test) // season)
+        padded = np.zeros(n_seasons * season)
+        padded[:len(y_test)] = d_pred
+        z_pred = (z[n_train - season:n_train] + padded.reshape(n_seasons, season).cumsum(0))
+        z_pred = z_pred.reshape(-1)[:len(y_test)]
         baseline = seasonal_naive(y_train, season, len(y_test))
     else:
-        starts = np.arange(n_train - season - input_len, len(ds) - input_len)
-        hist = ganglion.tensor(np.stack([ds[s:s + input_len, None] for s in starts]))
+        # every window whose next step lies in the test part, as one strided view
+        test_windows = SlidingWindow(ds[n_train - season - input_len:], input_len, 1).windows
+        hist = ganglion.tensor(np.ascontiguousarray(test_windows))
         with ganglion.no_grad():
             d_pred = scaler.inverse_transform(model(hist).numpy()[:, 0, 0])
         t = np.arange(n_train, len(y))

@@ -36,7 +36,8 @@ class LSTMForecaster(nn.Module):
                  num_layers: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
         if horizon < 1:
-            raise ValueError(f"LSTMForecaster: horizon must be >= 1, got {horizon}")
+            raise ValueError(f"LSTMForecaster: horizon (steps predicted per call) must be "
+                             f">= 1, got {horizon}")
         self.input_size, self.horizon = input_size, horizon
         self.lstm = nn.LSTM(input_size, hidden_size, num_layers, batch_first=True,
                             dropout=dropout if num_layers > 1 else 0.0)
@@ -46,7 +47,8 @@ class LSTMForecaster(nn.Module):
     def forward(self, window):
         if window.dim() != 3 or window.shape[-1] != self.input_size:
             raise ValueError(f"LSTMForecaster: expected a window of shape (N, L, "
-                             f"{self.input_size}), got {tuple(window.shape)}")
+                             f"{self.input_size}) (batch, time, features), got {tuple(window.shape)}; "
+                             f"add a batch axis with window.unsqueeze(0) for one window")
         _, (h, _) = self.lstm(window)
         out = self.head(self.drop(h[-1]))
         return out.reshape(window.shape[0], self.horizon, self.input_size)
