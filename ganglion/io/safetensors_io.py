@@ -33,10 +33,12 @@ from ganglion.backend import dtypes as _dt
 from ganglion.backend.device import cuda_is_available, device as _device, to_device_array
 from ganglion.io.errors import CheckpointError
 from ganglion.io.serialize import flatten, host_array, unflatten
+from ganglion.io.torch_checkpoint import load_torch, sniff
 from ganglion.tensor import Tensor
 
 __all__ = ["save", "load", "save_file", "load_file", "STRUCTURE_KEY"]
 
+_SNIFF_BYTES = 262  # enough to tell zip, pickle and tar files from safetensors ones
 STRUCTURE_KEY = "ganglion.structure"  # the __metadata__ entry that holds the JSON structure
 # safetensors dtype tags -> little-endian NumPy dtypes (for mmap=True, which maps the file)
 _ST_DTYPES = {"BOOL": "|b1", "U8": "|u1", "I8": "|i1", "U16": "<u2", "I16": "<i2",
@@ -192,11 +194,15 @@ def _atomic_write(path, write, who):
 # -- loading ----------------------------------------------------------------------------------
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None,
          **pickle_load_args):
-    """Load an object saved by ``save`` (or any safetensors file: a flat dict of tensors).
+    """Load an object saved by ``save``, any safetensors file (a flat dict of tensors) or a
+    PyTorch checkpoint written by ``torch.save`` (``.pt``/``.pth``/``.bin``).
 
     Tensors come back as ganglion Tensors (Parameters as plain tensors with their
     ``requires_grad`` flag), NumPy arrays as arrays, and every container, key type and order,
-    number and string exactly as saved. Loading never runs code.
+    number and string exactly as saved. Loading never runs code: torch files are read by a
+    restricted unpickler that allows only what ``torch.load(weights_only=True)`` allows and
+    raises ``CheckpointError`` naming anything else (see ``ganglion.io.torch_checkpoint``;
+    there, saved Parameters load as ``nn.Parameter`` and bfloat16 tensors as float32).
 
     Args:
         f: a path or a binary file object with ``read`` (read from its current position).
@@ -205,14 +211,15 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
             (``{"cuda:0": "cpu"}``), or a callable ``fn(tensor, location)`` returning a Tensor
             (or None for the default). NumPy arrays stay NumPy arrays.
         pickle_module, weights_only, pickle_load_args: accepted for torch compatibility and
-            ignored: nothing is unpickled, so a load is always weights-only safe.
-        mmap: map the file into memory instead of reading it (``f`` must be a path). Tensors
-            are copy-on-write views of the file: pages are read when touched, and writes to a
-            tensor never reach the file.
+            ignored: a load is always weights-only safe (``weights_only=False`` too).
+        mmap: map the file into memory instead of reading it (``f`` must be a path; for torch
+            files, the zip layout). Tensors are copy-on-write views of the file: pages are
+            read when touched, and writes to a tensor never reach the file.
 
     Raises:
         CheckpointError (a RuntimeError and ValueError): the file is truncated, corrupted,
-            not a safetensors file, or its structure metadata is malformed.
+            neither a safetensors nor a torch file, its structure metadata is malformed, or
+            a torch file asks for a global, opcode or dtype that is not allowed.
         FileNotFoundError: ``f`` is a path that does not exist.
 
     Example:
@@ -224,7 +231,11 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         [tensor([1., 2.]), (3, None)]
     """
     place = _placer(map_location)
-    arrays, metadata, where = _read(f, bool(mmap), "load")
+    source, head, where = _source(f, bool(mmap), "load")
+    kind = sniff(head)
+    if kind is not None:  # a torch.save file (or another pickle, refused there)
+        return load_torch(source, kind, place, bool(mmap), where)
+    arrays, metadata, where = _read(source, bool(mmap), "load", where, head)
     structure = (metadata or {}).get(STRUCTURE_KEY)
     if structure is None:  # a plain safetensors file: its flat dict of tensors
         return _flat_tensors(arrays, place, where, "load")
@@ -251,7 +262,8 @@ def load_file(filename, device="cpu") -> dict:
     if not isinstance(filename, (str, os.PathLike)):
         raise TypeError(f"load_file: filename must be a path (str or os.PathLike), got "
                         f"{type(filename).__name__}; for file objects use ganglion.load.")
-    arrays, _, where = _read(filename, False, "load_file")
+    path, head, where = _source(filename, False, "load_file")
+    arrays, _, where = _read(path, False, "load_file", where, head)
     return _flat_tensors(arrays, _placer(device), where, "load_file")
 
 
@@ -300,20 +312,14 @@ def _placer(map_location):
     return place
 
 
-def _read(f, mmap, who):
-    """``(arrays, metadata or None, name for messages)`` from a path or a binary file."""
-    lib = _library()
+def _source(f, mmap, who):
+    """``(path or the file's bytes, its first bytes, name for messages)`` from a path or a
+    binary file object (read from its current position)."""
     if isinstance(f, (str, os.PathLike)):
         path = os.fspath(f)
-        where = repr(path)
         with open(path, "rb") as fh:  # FileNotFoundError, IsADirectoryError, ... as open's
-            head = fh.read(8)
-        if mmap:
-            return _read_mmap(lib, path, where, who, head)
-        with _library_errors(where, who, head), lib.safe_open(path, framework="np") as handle:
-            metadata = handle.metadata()
-            arrays = {k: handle.get_tensor(k) for k in handle.keys()}
-        return arrays, metadata, where
+            head = fh.read(_SNIFF_BYTES)
+        return path, head, repr(path)
     if not callable(getattr(f, "read", None)):
         raise TypeError(f"{who}: f must be a path (str or os.PathLike) or a binary file object "
                         f"with read(), got {type(f).__name__}.")
@@ -326,6 +332,22 @@ def _read(f, mmap, who):
                         f"binary mode ('rb').")
     data = bytes(data)
     where = repr(f.name) if isinstance(getattr(f, "name", None), str) else "<file object>"
+    return data, data[:_SNIFF_BYTES], where
+
+
+def _read(source, mmap, who, where, head):
+    """``(arrays, metadata or None, where)`` of the safetensors file at ``source`` (a path or
+    the file's bytes, from ``_source``)."""
+    lib = _library()
+    if isinstance(source, str):
+        path = source
+        if mmap:
+            return _read_mmap(lib, path, where, who, head[:8])
+        with _library_errors(where, who, head), lib.safe_open(path, framework="np") as handle:
+            metadata = handle.metadata()
+            arrays = {k: handle.get_tensor(k) for k in handle.keys()}
+        return arrays, metadata, where
+    data = source
     with _library_errors(where, who, data[:8]):
         arrays = lib.numpy.load(data)
         # the library checked the header (length, JSON, str -> str metadata) while loading
@@ -353,10 +375,11 @@ def _read_mmap(lib, path, where, who, head):
 
 def _hint(e, head):
     if head.startswith(b"PK\x03\x04"):
-        return ("it is a zip archive, such as a file written by torch.save; ganglion reads "
-                "safetensors files (convert with safetensors.torch.save_file)")
+        return ("it is a zip archive, such as a file written by torch.save; load_file reads "
+                "only safetensors files, ganglion.load reads torch.save files too")
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        return "it is a pickle file, which ganglion never loads because unpickling runs code"
+        return ("it is a pickle file (such as a legacy torch.save file); load_file reads only "
+                "safetensors files, ganglion.load reads torch.save files too")
     text = str(e).lower()
     # safetensors.numpy has no NumPy dtype for the tag (KeyError 'BF16' or NumPy's TypeError)
     if isinstance(e, KeyError) or isinstance(e, TypeError) and "not understood" in text:
