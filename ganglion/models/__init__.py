@@ -5,10 +5,18 @@ from ganglion.models.forecaster import LSTMForecaster
 from ganglion.models.lenet import LeNet5
 from ganglion.models.mlp import MLP
 from ganglion.models.resnet import BasicBlock, CifarResNet, ResNet, resnet18, resnet20
+from ganglion.models.text_classifier import RecurrentTextClassifier
+from ganglion.models.text_classifier_batches import TokenBatches
+from ganglion.models.text_classifier_fit import (evaluate_text_classifier, fit_text_classifier,
+                                                 predict_text_classifier)
+from ganglion.models.text_classifier_transformer import TransformerTextClassifier
 from ganglion.models.vgg import VGG, vgg_small
 
 __all__ = ["SmallCNN", "MnistCNN", "MLP", "LeNet5", "VGG", "vgg_small", "ResNet", "resnet18",
-           "CifarResNet", "resnet20", "BasicBlock", "LSTMForecaster", "get_model", "MODELS"]
+           "CifarResNet", "resnet20", "BasicBlock", "LSTMForecaster",
+           "RecurrentTextClassifier", "TransformerTextClassifier", "TokenBatches",
+           "fit_text_classifier", "evaluate_text_classifier", "predict_text_classifier",
+           "get_model", "MODELS"]
 
 MODELS = {
     "small_cnn": lambda num_classes=10, in_channels=1, image_size=8: SmallCNN(
