@@ -21,6 +21,6 @@ Example:
 """
 from ganglion.onnx._trace import TraceError
 from ganglion.onnx.export import export
-# from ganglion.onnx.load import ONNXModule, UnsupportedONNXError, load
+from ganglion.onnx.load import ONNXModule, UnsupportedONNXError, load
 
 __all__ = ["export", "load", "ONNXModule", "TraceError", "UnsupportedONNXError"]

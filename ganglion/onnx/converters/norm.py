@@ -14,11 +14,17 @@ from ganglion.ops.norm_fused import NormEval, Normalize
 __all__: list = []
 
 
-def _find_running_stats(em, mean, inv, eps):
-    """The (running_mean, running_var) buffer Values whose statistics these are, or None."""
+def _find_running_stats(em, mean, inv, eps, w):
+    """The (running_mean, running_var) buffer Values whose statistics these are, or None:
+    those of the weight's module first (fresh layers all hold zeros and ones)."""
     values = em.runs[0].values
     by_name = {em.state_names[v.index]: v for v in values if v.kind == "buffer"}
-    for name, v in by_name.items():
+    names = list(by_name)
+    if w is not None and w.kind == "param":
+        prefix = em.state_names[w.index][:-len("weight")]
+        names.sort(key=lambda n: n != prefix + "running_mean")
+    for name in names:
+        v = by_name[name]
         if not name.endswith("running_mean") or v.array.size != mean.size:
             continue
         var = by_name.get(name[:-len("running_mean")] + "running_var")
@@ -42,7 +48,7 @@ def _norm_eval(em, ev):
                          f"statistics on dim 1).")
     mean_a = np.asarray(mean.array).ravel()
     inv_a = np.asarray(inv.array).ravel()
-    stats = _find_running_stats(em, mean_a, inv_a, spec.eps)
+    stats = _find_running_stats(em, mean_a, inv_a, spec.eps, w)
     if stats is not None:
         mn, vn = em.name(stats[0], ev), em.name(stats[1], ev)
         mn, vn = em.cast(mn, stats[0].dtype, dt), em.cast(vn, stats[1].dtype, dt)
