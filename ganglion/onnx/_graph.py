@@ -62,7 +62,7 @@ class GraphBuilder:
         name = self.fresh(f"/{hint}")
         self.nodes.append(onnx.helper.make_node(
             "Constant", [], [name], name=self.fresh("/Constant"),
-            value=onnx.numpy_helper.from_array(np.ascontiguousarray(arr), name)))
+            value=onnx.numpy_helper.from_array(np.array(arr, order="C"), name)))
         if key is not None:
             self._consts[key] = name
         return name
@@ -77,5 +77,5 @@ class GraphBuilder:
     def initializer(self, name: str, array) -> str:
         self.reserve(name)
         self.initializers.append(onnx.numpy_helper.from_array(
-            np.ascontiguousarray(np.asarray(array)), name))
+            np.array(array, order="C"), name))
         return name

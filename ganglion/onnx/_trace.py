@@ -92,6 +92,27 @@ _COMPARE_METHODS = {
 }
 
 
+def _traced_getitem(self_t, key):
+    """``x[key]`` always through the ops (the untraced fast path builds views directly)."""
+    from ganglion.ops import indexing as ix  # noqa: PLC0415
+
+    k1 = ix.basic_key(key)
+    if k1 is None:
+        k1, k2 = ix.split_key(key, self_t.array.shape)
+        if k2 is not None:
+            return ix.AdvancedIndex.apply(self_t, k1, k2)
+    return ix.Index.apply(self_t, k1)
+
+
+def _traced_setitem(self_t, key, value):
+    """``x[key] = value`` as the recorded out-of-place IndexPut written back in place."""
+    from ganglion.ops import indexing as ix  # noqa: PLC0415
+
+    k1, k2 = ix.parse_key(key, self_t.array.shape)
+    _tensor_mod.inplace_update(self_t, "__setitem__", ix.IndexPut.apply,
+                               ix._value_for(self_t, value), k1, k2, False)
+
+
 class Recorder:
     """Records the ops of one forward pass (see the module docstring)."""
 
@@ -194,7 +215,18 @@ class Recorder:
         _tensor_mod.write_array_ = write
         for m, fn in self._saved["methods"].items():
             setattr(Tensor, m, self._wrap_compare(fn, _COMPARE_METHODS[m]))
+        self._saved["items"] = (Tensor.__dict__["__getitem__"], Tensor.__dict__["__setitem__"])
+        Tensor.__getitem__ = self._mine_or(_traced_getitem, self._saved["items"][0])
+        Tensor.__setitem__ = self._mine_or(_traced_setitem, self._saved["items"][1])
         return self
+
+    def _mine_or(self, traced, plain):
+        rec = self
+
+        def method(*args):
+            return traced(*args) if rec._mine() else plain(*args)
+
+        return method
 
     def _wrap_compare(self, fn, opname):
         rec = self
@@ -215,4 +247,5 @@ class Recorder:
         _tensor_mod.write_array_ = saved["write"]
         for m, fn in saved["methods"].items():
             setattr(Tensor, m, fn)
+        Tensor.__getitem__, Tensor.__setitem__ = saved["items"]
         return False
