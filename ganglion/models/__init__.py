@@ -1,10 +1,12 @@
 """Model zoo: MLP, LeNet-5, a small VGG, ResNet-18 and the CIFAR ResNet-20, with state_dict
 names matching their usual torch definitions, and a name registry for the CLI."""
+from ganglion.models.bert import BertConfig, BertModel
 from ganglion.models.cnn import MnistCNN, SmallCNN
 from ganglion.models.forecaster import LSTMForecaster
 from ganglion.models.lenet import LeNet5
 from ganglion.models.mlp import MLP
 from ganglion.models.resnet import BasicBlock, CifarResNet, ResNet, resnet18, resnet20
+from ganglion.models.sentence_encoder import SentenceEncoder
 from ganglion.models.text_classifier import RecurrentTextClassifier
 from ganglion.models.text_classifier_batches import TokenBatches
 from ganglion.models.text_classifier_fit import (evaluate_text_classifier, fit_text_classifier,
@@ -14,6 +16,7 @@ from ganglion.models.vgg import VGG, vgg_small
 
 __all__ = ["SmallCNN", "MnistCNN", "MLP", "LeNet5", "VGG", "vgg_small", "ResNet", "resnet18",
            "CifarResNet", "resnet20", "BasicBlock", "LSTMForecaster",
+           "BertConfig", "BertModel", "SentenceEncoder",
            "RecurrentTextClassifier", "TransformerTextClassifier", "TokenBatches",
            "fit_text_classifier", "evaluate_text_classifier", "predict_text_classifier",
            "get_model", "MODELS"]
