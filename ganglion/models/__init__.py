@@ -3,22 +3,28 @@ names matching their usual torch definitions, and a name registry for the CLI.""
 from ganglion.models.bert import BertConfig, BertModel
 from ganglion.models.cnn import MnistCNN, SmallCNN
 from ganglion.models.forecaster import LSTMForecaster
+from ganglion.models.gpt import GPT, GPTBlock
+from ganglion.models.gpt_cache import KVCache
 from ganglion.models.lenet import LeNet5
 from ganglion.models.mlp import MLP
 from ganglion.models.resnet import BasicBlock, CifarResNet, ResNet, resnet18, resnet20
+from ganglion.models.seq2seq import Seq2SeqGRU
 from ganglion.models.sentence_encoder import SentenceEncoder
 from ganglion.models.text_classifier import RecurrentTextClassifier
 from ganglion.models.text_classifier_batches import TokenBatches
 from ganglion.models.text_classifier_fit import (evaluate_text_classifier, fit_text_classifier,
                                                  predict_text_classifier)
 from ganglion.models.text_classifier_transformer import TransformerTextClassifier
+from ganglion.models.transformer_seq2seq import TransformerSeq2Seq
 from ganglion.models.vgg import VGG, vgg_small
 
 __all__ = ["SmallCNN", "MnistCNN", "MLP", "LeNet5", "VGG", "vgg_small", "ResNet", "resnet18",
            "CifarResNet", "resnet20", "BasicBlock", "LSTMForecaster",
+           "GPT", "GPTBlock", "KVCache",
            "BertConfig", "BertModel", "SentenceEncoder",
            "RecurrentTextClassifier", "TransformerTextClassifier", "TokenBatches",
            "fit_text_classifier", "evaluate_text_classifier", "predict_text_classifier",
+           "Seq2SeqGRU", "TransformerSeq2Seq",
            "get_model", "MODELS"]
 
 MODELS = {
@@ -38,10 +44,4 @@ MODELS = {
                                                                               in_channels),
 }
 
-
-def get_model(name: str, **kwargs):
-    """Build a zoo model by name (``small_cnn``, ``mnist_cnn``, ``mlp``, ``lenet5``,
-    ``vgg_small``, ``resnet18``, ``resnet20``)."""
-    if name not in MODELS:
-        raise ValueError(f"get_model: unknown model {name!r}; choose one of {sorted(MODELS)}")
-    return MODELS[name](**kwargs)
+from ganglion.models.registry import get_model  # noqa: E402 - MODELS first; weights=path
