@@ -106,8 +106,10 @@ class Emitter:
 
     # -- driving --------------------------------------------------------------------------
     def emit(self, ev):
-        key = ev.op if ev.op in self.converters else getattr(ev.op, "__name__", ev.op)
-        conv = self.converters.get(ev.op) or self.converters.get(key)
+        conv = self.converters.get(ev.op)
+        if conv is None and not isinstance(ev.op, str):  # op subclasses (Max of Extreme, ...)
+            conv = next((self.converters[c] for c in ev.op.__mro__ if c in self.converters),
+                        None)
         if conv is None:
             raise TraceError(f"export: the op {ev.name} (from "
                              f"{getattr(ev.op, '__module__', 'ganglion')}) has no ONNX converter;"

@@ -88,6 +88,8 @@ def trace_model(model, call_args, kwargs, input_pos, input_arrays, input_names, 
     outs = flatten_outputs(out)
     if not outs:
         raise TraceError("export: the model returned no Tensor.")
+    for o in outs:  # an output no traced op made is a constant (checked across the runs)
+        rec.value_of(o.array)
     return rec, [o.array for o in outs], in_values
 
 

@@ -215,10 +215,26 @@ class Recorder:
         _tensor_mod.write_array_ = write
         for m, fn in self._saved["methods"].items():
             setattr(Tensor, m, self._wrap_compare(fn, _COMPARE_METHODS[m]))
+        for m in ("argmax", "argmin"):
+            self._saved["methods"][m] = Tensor.__dict__[m]
+            setattr(Tensor, m, self._wrap_arg(Tensor.__dict__[m], "ArgMax" if m == "argmax"
+                                              else "ArgMin"))
         self._saved["items"] = (Tensor.__dict__["__getitem__"], Tensor.__dict__["__setitem__"])
         Tensor.__getitem__ = self._mine_or(_traced_getitem, self._saved["items"][0])
         Tensor.__setitem__ = self._mine_or(_traced_setitem, self._saved["items"][1])
         return self
+
+    def _wrap_arg(self, fn, opname):
+        rec = self
+
+        def method(self_t, dim=None, keepdim=False):
+            out = fn(self_t, dim, keepdim)
+            if rec._mine():
+                rec.record(opname, (self_t, dim, keepdim), out)
+            return out
+
+        method.__name__ = opname.lower()
+        return method
 
     def _mine_or(self, traced, plain):
         rec = self

@@ -80,3 +80,13 @@ def _cumsum(em, ev):
     out_dt = ev.outs[0].dtype
     xn = em.cast(em.name(x, ev), x.dtype, out_dt)
     return em.g.node("CumSum", [xn, em.g.const(np.asarray(int(d), np.int64))])
+
+
+@register("ArgMax", "ArgMin")
+def _arg_extreme(em, ev):
+    x, dim, keepdim = ev.args
+    xn = em.name(x, ev)
+    if dim is None:  # over the flattened tensor, as torch
+        xn, dim = em.g.node("Reshape", [xn, em.g.ints([-1])]), 0
+        keepdim = False
+    return em.g.node(ev.op, [xn], axis=int(dim), keepdims=int(bool(keepdim)))

@@ -171,3 +171,56 @@ def _tril(em, ev):
     x, k, upper = ev.args
     return em.g.node("Trilu", [em.name(x, ev), em.g.const(np.asarray(int(k), np.int64))],
                      upper=int(bool(upper)))
+
+
+def _put_region(em, xn, regions, value, accumulate):
+    """``xn`` with the box ``regions`` [(axis, start, stop), ...] replaced by (or increased by)
+    ``value``: slices before, inside and after the box along each axis, joined by Concat."""
+    g = em.g
+    if not regions:
+        if accumulate:
+            return g.node("Add", [xn, value])
+        return g.node("Expand", [value, g.node("Shape", [xn])])
+    axis, lo, hi = regions[0]
+    big = g.ints([_BIG])
+    zero = g.ints([0])
+    left = _slice(em, xn, zero, lo, [axis])
+    mid = _slice(em, xn, lo, hi, [axis])
+    right = _slice(em, xn, hi, big, [axis])
+    inner = _put_region(em, mid, regions[1:], value, accumulate)
+    return g.node("Concat", [left, inner, right], axis=axis)
+
+
+@register(ic.IndexPut)
+def _index_put(em, ev):
+    x, v, k1, k2, accumulate = ev.args
+    nd = len(x.shape)
+    items = _expand_key(k1, nd)
+    if k2 is not None or any(k is None for k in items) or any(
+            isinstance(k, slice) and (k.step or 1) != 1 for k in items):
+        raise ValueError("export: x[key] = v is exported for keys of ints and step-1 slices "
+                         "only (no index tensors, None or strides); build the result with "
+                         "torch.where or cat instead.")
+    cols = iter(zip(*em.per_run(ev, lambda e: _key_numbers(e.args[2], len(e.args[0].shape)))))
+    regions, int_axes = [], []
+    for d, k in enumerate(items):
+        if isinstance(k, slice):
+            lo, hi = next(cols), next(cols)
+            if lo[0] == 0 and hi[0] == _BIG and len(set(lo)) == 1 and len(set(hi)) == 1:
+                continue
+        else:
+            lo = next(cols)
+            hi = tuple(_BIG if i == -1 else i + 1 for i in lo)
+            int_axes.append(d)
+        regions.append((d, em.dims.shape([(a,) for a in lo], "an index"),
+                        em.dims.shape([(b,) for b in hi], "an index")))
+    g = em.g
+    value = em.operand(ev, v, x.dtype)
+    v_rank = len(v.shape) if hasattr(v, "shape") and hasattr(v, "kind") else 0
+    if v_rank:
+        lead = nd - len(int_axes) - v_rank
+        if lead > 0:
+            value = g.node("Unsqueeze", [value, g.ints(range(lead))])
+        if int_axes:
+            value = g.node("Unsqueeze", [value, g.ints(int_axes)])
+    return _put_region(em, em.name(x, ev), regions, value, accumulate)
