@@ -182,6 +182,10 @@ class SentenceEncoder(Module):
                    pooling=_pooling_mode(pipeline["pooling"]), normalize=pipeline["normalize"],
                    do_lower_case=bool(st.get("do_lower_case", False))).eval()
 
+    def extra_repr(self) -> str:
+        return (f"max_seq_length={self.max_seq_length}, pooling={self.pooling!r}, "
+                f"normalize={self.normalize}")
+
     def forward(self, input_ids: Tensor, attention_mask: Tensor,
                 token_type_ids=None) -> Tensor:
         hidden = self.bert(input_ids, attention_mask, token_type_ids).last_hidden_state
