@@ -103,6 +103,13 @@ def check_same_structure(runs):
             if a.op is not b.op or len(a.args) != len(b.args) or len(a.outs) != len(b.outs) \
                     or any(_kind(x) != _kind(y) for x, y in zip(a.args, b.args)):
                 _differs(a, b, i)
+            for x, y in zip(a.args, b.args):
+                if type(x) is float and x != y and not (x != x and y != y):
+                    raise TraceError(
+                        f"export: {a.name} (op #{i}) was given the Python number {x} in the "
+                        f"example run and {y} in another: a number read out of the input "
+                        f"(float(t), t.item()) would be baked into the graph. Keep it a "
+                        f"tensor (use the tensor op instead of the Python number).")
         if len(first.events) != len(r.events):
             _differs(first.events[n] if n < len(first.events) else None,
                      r.events[n] if n < len(r.events) else None, n)

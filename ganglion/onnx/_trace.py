@@ -28,7 +28,7 @@ import threading
 
 import numpy as np
 
-from ganglion.autograd.function import Function, Op
+from ganglion.autograd.function import Op
 from ganglion.tensor import Tensor
 
 # the module (``ganglion.tensor`` the attribute is the creation function)
@@ -172,7 +172,6 @@ class Recorder:
             raise TraceError("Recorder: already recording")
         rec = self
         orig_apply = Op.__dict__["apply"].__func__
-        orig_fn_apply = Function.__dict__["apply"].__func__
         orig_write = _tensor_mod.write_array_
 
         def op_apply(cls, *args):
@@ -186,13 +185,6 @@ class Recorder:
             rec.record(cls, args, out)
             return out
 
-        def fn_apply(cls, *args, **kwargs):
-            if rec._mine():
-                raise TraceError(f"export: the custom autograd.Function {cls.__name__} has no "
-                                 f"ONNX form; write its forward with ganglion ops (they export) "
-                                 f"or leave it out of the exported model.")
-            return orig_fn_apply(cls, *args, **kwargs)
-
         def write(self_t, arr, name):
             orig_write(self_t, arr, name)
             if rec._mine():
@@ -205,13 +197,12 @@ class Recorder:
                 rec._by_array[id(self_t.array)] = src
                 rec._keep.append(self_t.array)
 
-        self._saved = {"apply": Op.__dict__["apply"], "fn": Function.__dict__["apply"],
+        self._saved = {"apply": Op.__dict__["apply"],
                        "write": orig_write,
                        "methods": {m: Tensor.__dict__[m] for m in _COMPARE_METHODS
                                    if m in Tensor.__dict__}}
         self._thread = threading.get_ident()
         Op.apply = classmethod(op_apply)
-        Function.apply = classmethod(fn_apply)
         _tensor_mod.write_array_ = write
         for m, fn in self._saved["methods"].items():
             setattr(Tensor, m, self._wrap_compare(fn, _COMPARE_METHODS[m]))
@@ -259,7 +250,6 @@ class Recorder:
     def __exit__(self, *exc):
         saved, self._saved = self._saved, None
         Op.apply = saved["apply"]
-        Function.apply = saved["fn"]
         _tensor_mod.write_array_ = saved["write"]
         for m, fn in saved["methods"].items():
             setattr(Tensor, m, fn)
