@@ -27,7 +27,8 @@ from ganglion.data import SST2, Tokenizer
 from ganglion.models import (RecurrentTextClassifier, TokenBatches, TransformerTextClassifier,
                              fit_text_classifier)
 
-# model -> (constructor kwargs, epochs, lr); chosen on the dev set, see the README
+# model -> (constructor kwargs, epochs, lr): usual sizes for SST-2 from scratch, not tuned
+# beyond a first run each; the dev set only picks the best epoch
 PRESETS = {
     "lstm": (dict(rnn="lstm", embed_dim=200, hidden_size=150, pooling="max", dropout=0.5),
              3, 2e-3),

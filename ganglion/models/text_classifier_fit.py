@@ -26,16 +26,21 @@ from ganglion import nn
 __all__ = ["fit_text_classifier", "predict_text_classifier", "evaluate_text_classifier"]
 
 
+def _device(model):
+    return next(iter(model.parameters())).device
+
+
 def predict_text_classifier(model, batches) -> np.ndarray:
     """The predicted class of every sequence of ``batches``, in the data set's order.
     Runs in eval mode without a graph and restores the training flag."""
-    was_training = model.training
+    was_training, device = model.training, _device(model)
     model.eval()
     preds = np.empty(len(batches.lengths), dtype=np.int64)
     with ganglion.no_grad():
         for index in batches.index_batches():
             ids, mask, _ = batches.collate(index)
-            preds[index] = model(ids, attention_mask=mask).argmax(1).cpu().numpy()
+            logits = model(ids.to(device), attention_mask=mask.to(device))
+            preds[index] = logits.argmax(1).cpu().numpy()
     model.train(was_training)
     return preds
 
@@ -62,7 +67,8 @@ def fit_text_classifier(model, train, dev, epochs: int = 3, lr: float = 1e-3,
     back into ``model`` at the end.
 
     Args:
-        model: a classifier ``model(input_ids, attention_mask=...) -> logits``.
+        model: a classifier ``model(input_ids, attention_mask=...) -> logits``; batches
+            are moved to the device of its parameters.
         train, dev: ``TokenBatches`` with labels.
         epochs, lr, weight_decay: the optimizer's schedule (``weight_decay`` via AdamW).
         clip_norm: the gradient-norm clip (None: no clipping).
@@ -79,11 +85,13 @@ def fit_text_classifier(model, train, dev, epochs: int = 3, lr: float = 1e-3,
     sched = ganglion.optim.lr_scheduler.LambdaLR(
         opt, lambda step: 1.0 - (1.0 - final_lr_fraction) * min(step, total) / total)
     history, best, best_state, best_epoch = [], -1.0, None, 0
+    device = _device(model)  # batches are built on the host; the model may live elsewhere
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         model.train()
         t0, loss_sum, seen = time.perf_counter(), 0.0, 0
         for ids, mask, y in train:
+            ids, mask, y = ids.to(device), mask.to(device), y.to(device)
             loss = nn.functional.cross_entropy(model(ids, attention_mask=mask), y)
             opt.zero_grad()
             loss.backward()

@@ -8,7 +8,8 @@ import pytest
 import ganglion
 from ganglion.data.download import find_data_root
 from ganglion.models import (RecurrentTextClassifier, TokenBatches, TransformerTextClassifier,
-                             fit_text_classifier, predict_text_classifier)
+                             evaluate_text_classifier, fit_text_classifier,
+                             predict_text_classifier)
 
 RNN_CONFIGS = [(rnn, pooling, bidir) for rnn in ("lstm", "gru")
                for pooling in ("max", "mean", "last") for bidir in (True, False)]
@@ -254,6 +255,8 @@ def test_learns_which_token_decides(make):
     assert losses[-1] < 0.3 * losses[0]
     assert result["best_accuracy"] > 0.9
     assert (predict_text_classifier(model, held_out) == np.array(labels[256:])).mean() > 0.9
+    # the best epoch's weights were loaded back
+    assert evaluate_text_classifier(model, held_out) == result["best_accuracy"]
 
 
 @pytest.mark.skipif(find_data_root("sst2") is None, reason="shared SST-2 data absent")
