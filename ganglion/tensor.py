@@ -272,10 +272,23 @@ class Tensor:
         return self.array
 
     def __array__(self, dtype=None, copy=None):
-        arr = self.array if type(self.array) is np.ndarray else self.array.get()
-        return arr if dtype is None else arr.astype(dtype, copy=False)
+        # NumPy 2's protocol: copy=True must return a copy (np.array(t)), copy=False must not
+        # copy (raise instead), None copies only when needed (np.asarray(t) shares memory).
+        on_host = type(self.array) is np.ndarray
+        arr = self.array if on_host else self.array.get()
+        converts = dtype is not None and np.dtype(dtype) != arr.dtype
+        if copy is False and (converts or not on_host):
+            need = "dtype conversion" if converts else "device-to-host transfer"
+            raise ValueError(f"__array__: copy=False, but a {need} needs a copy; pass "
+                             f"copy=None.")
+        if converts:
+            return arr.astype(dtype)
+        return arr.copy() if copy and on_host else arr
 
     def __dlpack__(self, *args, **kwargs):
+        if self._rg:  # as torch: a consumer would bypass autograd
+            raise RuntimeError("Can't export tensors that require gradient, use "
+                               "tensor.detach()")
         return self.array.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self):

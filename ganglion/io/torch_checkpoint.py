@@ -85,12 +85,10 @@ def load_torch(source, kind, place, mmap, where, who="load"):
         what = "a zip archive" if kind == "zip" else "a pickle file"
         raise CheckpointError(f"{who}: {where} is {what} but not a loadable torch checkpoint: "
                               f"{e}") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, KeyError,
-            IndexError, TypeError, OverflowError, struct.error, NotImplementedError,
-            UnicodeDecodeError, MemoryError, OSError) as e:
-        if isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError)):
-            raise
-        # zipfile and zlib report damage with these (CRC errors, bad headers, bad deflate data)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except Exception as e:  # noqa: BLE001 - zipfile/zlib/struct report damage in many ways
+        # (BadZipFile for CRC errors, RuntimeError for an "encrypted" flag, zlib.error, ...)
         raise CheckpointError(f"{who}: {where} is a damaged torch checkpoint: "
                               f"{type(e).__name__}: {e}") from None
     widened = sorted({d for s in storages for d in s.widened})
@@ -112,59 +110,74 @@ def _load_zip(source, place, mmap, where):
     if mmap and not isinstance(source, str):
         raise CheckpointError("mmap=True needs f to be a file path")
     with zipfile.ZipFile(source if isinstance(source, str) else io.BytesIO(source)) as zf:
-        names = zf.namelist()
-        pkl = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
-        if len(pkl) != 1:
-            hint = ("it is a TorchScript archive (torch.jit.save): load it with torch.jit.load "
-                    "and save its state_dict()") if any("/code/" in n for n in names) else \
-                "it is a zip archive without exactly one <name>/data.pkl, so not a torch.save file"
-            raise CheckpointError(hint)
-        prefix = pkl[0][:-len("data.pkl")]
-        if any(n.startswith(prefix + "code/") for n in names):
-            raise CheckpointError("it is a TorchScript archive (torch.jit.save): load it with "
-                                  "torch.jit.load and save its state_dict()")
-        order = "little"
-        if prefix + "byteorder" in names:
-            order = zf.read(prefix + "byteorder").decode("ascii")
-            if order not in ("little", "big"):
-                raise CheckpointError(f"its byteorder record says {order!r}, expected "
-                                      f"'little' or 'big'")
-        info = zf.getinfo(pkl[0])
+        prefix, order = _zip_layout(zf)
+        info = zf.getinfo(prefix + "data.pkl")
         if info.file_size > _MAX_PICKLE:
             raise CheckpointError(f"its data.pkl is {info.file_size} bytes, too large for a "
                                   f"weights file")
-        data = zf.read(pkl[0])
-        storages = {}
-        mapped = _MappedFile(source) if mmap else None
-
-        def persistent_load(pid):
-            stype, key, location, numel = _storage_pid(pid, 5)
-            if key in storages:
-                if storages[key].dtype != stype.dtype:
-                    raise CheckpointError(f"storage {key!r} is used with two dtypes")
-                return storages[key]
-            record = prefix + "data/" + key
-            if record not in names:
-                raise CheckpointError(f"storage {key!r} has no record {record!r}")
-            rec = zf.getinfo(record)
-            nbytes = numel * _itemsize(stype)
-            if rec.file_size != nbytes:
-                raise CheckpointError(f"storage {key!r} should hold {numel} {stype.dtype} "
-                                      f"elements ({nbytes} bytes) but its record has "
-                                      f"{rec.file_size} bytes")
-            if mapped is not None and rec.compress_type == zipfile.ZIP_STORED:
-                raw = mapped.bytes_of(rec, nbytes)
-            else:
-                raw = np.frombuffer(zf.read(record), np.uint8)
-            storages[key] = Storage(raw, order, location, stype.dtype)
-            return storages[key]
-
+        data = zf.read(info)
+        storages = _ZipStorages(zf, prefix, order, _MappedFile(source) if mmap else None)
         globals_ = TorchGlobals(place)
-        obj, end = run(data, 0, globals_.find, persistent_load)
+        obj, end = run(data, 0, globals_.find, storages.load)
         globals_.check_finished()
         if end != len(data):
             raise CheckpointError(f"data.pkl has {len(data) - end} bytes after its STOP opcode")
-    return obj, list(storages.values())
+    return obj, list(storages.loaded.values())
+
+
+def _zip_layout(zf):
+    """``(record prefix, byte order)`` of a torch.save archive."""
+    names = zf.namelist()
+    pkl = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
+    scripted = any("/code/" in n for n in names)
+    if scripted or len(pkl) != 1:
+        raise CheckpointError(
+            "it is a TorchScript archive (torch.jit.save): load it with torch.jit.load and "
+            "save its state_dict()" if scripted else
+            "it is a zip archive without exactly one <name>/data.pkl, so not a torch.save file")
+    prefix = pkl[0][:-len("data.pkl")]
+    order = "little"
+    if prefix + "byteorder" in names:
+        order = zf.read(prefix + "byteorder").decode("ascii")
+        if order not in ("little", "big"):
+            raise CheckpointError(f"its byteorder record says {order!r}, expected 'little' "
+                                  f"or 'big'")
+    return prefix, order
+
+
+class _ZipStorages:
+    """The archive's ``persistent_load``: one ``Storage`` per ``data/<key>`` record, read
+    (or mapped) when first referenced and shared by every tensor on it."""
+
+    def __init__(self, zf, prefix, order, mapped):
+        self.zf, self.prefix, self.order, self.mapped = zf, prefix, order, mapped
+        self.loaded = {}
+
+    def load(self, pid):
+        stype, key, location, numel = _storage_pid(pid, 5)
+        if key in self.loaded:
+            if self.loaded[key].dtype != stype.dtype:
+                raise CheckpointError(f"storage {key!r} is used with two dtypes")
+            return self.loaded[key]
+        record = self.prefix + "data/" + key
+        try:
+            rec = self.zf.getinfo(record)
+        except KeyError:
+            raise CheckpointError(f"storage {key!r} has no record {record!r}") from None
+        nbytes = numel * _itemsize(stype)
+        if rec.file_size != nbytes:
+            raise CheckpointError(f"storage {key!r} should hold {numel} {stype.dtype} elements "
+                                  f"({nbytes} bytes) but its record has {rec.file_size} bytes")
+        try:
+            if self.mapped is not None and rec.compress_type == zipfile.ZIP_STORED:
+                raw = self.mapped.bytes_of(rec, nbytes)
+            else:
+                raw = np.frombuffer(self.zf.read(rec), np.uint8)
+        except Exception as e:  # noqa: BLE001 - CRC errors, bad headers, bad deflate data
+            raise CheckpointError(f"storage record {record!r} is damaged: "
+                                  f"{type(e).__name__}: {e}") from None
+        self.loaded[key] = Storage(raw, self.order, location, stype.dtype)
+        return self.loaded[key]
 
 
 class _MappedFile:
@@ -221,14 +234,33 @@ def _load_legacy(data, place):
     if protocol != _LEGACY_PROTOCOL:
         raise CheckpointError(f"its legacy protocol version is {protocol!r}, expected "
                               f"{_LEGACY_PROTOCOL}")
-    _, pos = run(data, pos, None, None)  # sys_info: the data is always written little-endian
-    start = pos
+    _, start = run(data, pos, None, None)  # sys_info: the data is always written little-endian
     # Pass 1 finds the storages (their dtypes give the sizes of the raw data that follows the
     # pickles); pass 2 rebuilds the tensors once every storage holds its data.
     refs = {}
     dry = TorchGlobals(place, dry=True)
     _, pos = run(data, start, dry.find, lambda pid: _legacy_ref(pid, refs))
     keys, pos = run(data, pos, None, None)
+    roots = _legacy_storages(data, pos, keys, refs)
+    views = {}
+
+    def persistent_load(pid):
+        stype, key, location, numel = _storage_pid(pid, 6)
+        if pid[5] is None:
+            return roots[key]
+        vkey, offset, size = pid[5]
+        if vkey not in views:
+            views[vkey] = StorageView(roots[key], offset, size)
+        return views[vkey]
+
+    globals_ = TorchGlobals(place)
+    obj, _ = run(data, start, globals_.find, persistent_load)
+    globals_.check_finished()
+    return obj, list(roots.values())
+
+
+def _legacy_storages(data, pos, keys, refs):
+    """The raw storages after the pickles: per key, an int64 element count and the bytes."""
     if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
         raise CheckpointError("its list of storage keys is malformed")
     roots = {}
@@ -249,22 +281,7 @@ def _load_legacy(data, place):
     missing = sorted(set(refs) - set(roots))
     if missing:
         raise CheckpointError(f"storage {missing[0]!r} has no data")
-    views = {}
-
-    def persistent_load(pid):
-        stype, key, location, numel = _storage_pid(pid, 6)
-        view = pid[5]
-        if view is None:
-            return roots[key]
-        vkey, offset, size = view
-        if vkey not in views:
-            views[vkey] = StorageView(roots[key], offset, size)
-        return views[vkey]
-
-    globals_ = TorchGlobals(place)
-    obj, _ = run(data, start, globals_.find, persistent_load)
-    globals_.check_finished()
-    return obj, list(roots.values())
+    return roots
 
 
 def _legacy_ref(pid, refs):

@@ -31,6 +31,7 @@ __all__ = ["TorchGlobals", "StorageType", "TorchDtype"]
 _CODE_MODULES = ("os", "posix", "nt", "sys", "subprocess", "builtins", "shutil", "socket",
                  "importlib", "runpy", "code", "pty", "ctypes", "operator", "functools",
                  "types", "pickle", "_pickle", "copyreg", "marshal", "io", "webbrowser")
+_PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg", "commands": "subprocess"}
 _UNSUPPORTED_REBUILDS = {
     "_rebuild_sparse_tensor": "sparse tensors", "_rebuild_qtensor": "quantized tensors",
     "_rebuild_meta_tensor_no_storage": "meta tensors (they hold no data)",
@@ -111,7 +112,7 @@ class TorchGlobals:
 
     # -- the VM's find_global ----------------------------------------------------------------
     def find(self, module: str, name: str, pos: int):
-        module = {"__builtin__": "builtins"}.get(module, module)  # Python 2 pickles
+        module = _PY2_MODULES.get(module, module)  # protocol 2 writes Python 2's names
         hit = self._table.get((module, name))
         if hit is not None:
             return hit

@@ -113,177 +113,224 @@ def run(data, pos: int, find_global, persistent_load):
     Raises:
         CheckpointError: a refused global/opcode/persistent id, or a malformed stream.
     """
-    r = _Reader(data, pos)
+    vm = _VM(_Reader(data, pos), find_global, persistent_load)
     try:
-        return _execute(r, find_global, persistent_load), r.pos
+        return vm.execute(), vm.r.pos
     except CheckpointError:
         raise
     except RecursionError:  # a pathological structure (a container nested in itself)
         raise CheckpointError(f"the pickle stream nests containers too deeply (at byte "
-                              f"{r.pos})") from None
+                              f"{vm.r.pos})") from None
     except Exception as e:  # noqa: BLE001 - data errors only: this VM calls no foreign code
-        raise CheckpointError(f"malformed pickle stream at byte {r.pos}: "
+        raise CheckpointError(f"malformed pickle stream at byte {vm.r.pos}: "
                               f"{type(e).__name__}: {e}") from None
 
 
-def _pop_mark(stack, metastack):
-    items = stack[:]
-    if not metastack:
-        raise CheckpointError("the pickle stream pops a MARK that was never set")
-    stack[:] = metastack.pop()
-    return items
+class _VM:
+    __slots__ = ("r", "stack", "metastack", "memo", "find_global", "persistent_load")
+
+    def __init__(self, reader, find_global, persistent_load):
+        self.r, self.find_global, self.persistent_load = reader, find_global, persistent_load
+        self.stack, self.metastack, self.memo = [], [], {}
+
+    def execute(self):
+        r, ops = self.r, _OPS
+        while True:
+            start = r.pos
+            op = r.take(1)
+            if op == b".":  # STOP
+                if not self.stack:
+                    raise CheckpointError("the pickle stream ends with an empty stack")
+                return self.stack.pop()
+            handler = ops.get(op)
+            if handler is None:
+                if op in _REFUSED:
+                    raise CheckpointError(f"refused opcode {_REFUSED[op]} at byte {start}; "
+                                          f"{_HOW_TO_FIX}.")
+                raise CheckpointError(f"unknown pickle opcode {op!r} at byte {start}")
+            handler(self, op, start)
+
+    def pop_mark(self):
+        """The items pushed since the last MARK (and the stack as it was before it)."""
+        if not self.metastack:
+            raise CheckpointError("the pickle stream pops a MARK that was never set")
+        items, self.stack = self.stack, self.metastack.pop()
+        return items
+
+    def target(self, kinds, name):
+        """The stack's top, which opcode ``name`` modifies: it must be one of ``kinds``."""
+        if not self.stack or type(self.stack[-1]) not in kinds:
+            got = type(self.stack[-1]).__name__ if self.stack else "an empty stack"
+            raise CheckpointError(f"opcode {name} applied to {got}, expected "
+                                  f"{'/'.join(k.__name__ for k in kinds)}")
+        return self.stack[-1]
 
 
-def _target(stack, kinds, op):
-    if not stack or type(stack[-1]) not in kinds:
-        got = type(stack[-1]).__name__ if stack else "an empty stack"
-        raise CheckpointError(f"opcode {op} applied to {got}, expected "
-                              f"{'/'.join(k.__name__ for k in kinds)}")
-    return stack[-1]
+# -- opcode handlers: handler(vm, opcode, position) --------------------------------------------
+_OPS = {}
+_CONSTS = {b"N": None, b"\x88": True, b"\x89": False, b")": (), b"]": list, b"}": dict,
+           b"\x8f": set}
+_NUMBERS = {b"J": _I32, b"K": _U8, b"M": _U16, b"G": _F64}
+_LENGTHS = {b"X": _U32, b"\x8c": _U8, b"\x8d": _U64,  # BINUNICODE, SHORT_, 8
+            b"U": _U8, b"T": _I32,  # SHORT_BINSTRING, BINSTRING (Python 2 str)
+            b"C": _U8, b"B": _U32, b"\x8e": _U64, b"\x96": _U64}  # BINBYTES*, BYTEARRAY8
 
 
-def _execute(r, find_global, persistent_load):  # noqa: C901, PLR0912, PLR0915 - one dispatch
-    stack, metastack, memo = [], [], {}
-    push = stack.append
-    while True:
-        start = r.pos
-        op = r.take(1)
-        if op in _REFUSED:
-            raise CheckpointError(f"refused opcode {_REFUSED[op]} at byte {start}; "
-                                  f"{_HOW_TO_FIX}.")
-        if op == b"\x80":  # PROTO
-            proto = r.unpack(_U8)
-            if proto > 5:
-                raise CheckpointError(f"unknown pickle protocol {proto}")
-        elif op == b"\x95":  # FRAME: a length hint only
-            if r.unpack(_U64) > r.end - r.pos:
-                raise CheckpointError(f"the pickle stream is truncated (a frame at byte "
-                                      f"{start} is longer than the data)")
-        elif op == b".":  # STOP
-            if not stack:
-                raise CheckpointError("the pickle stream ends with an empty stack")
-            return stack.pop()
-        elif op == b"(":  # MARK
-            metastack.append(stack[:])
-            stack.clear()
-        elif op == b"0":  # POP
-            stack.pop() if stack else _pop_mark(stack, metastack)
-        elif op == b"1":  # POP_MARK
-            _pop_mark(stack, metastack)
-        elif op == b"2":  # DUP
-            push(stack[-1])
-        elif op == b"N":
-            push(None)
-        elif op == b"\x88":
-            push(True)
-        elif op == b"\x89":
-            push(False)
-        elif op == b"J":
-            push(r.unpack(_I32))
-        elif op == b"K":
-            push(r.unpack(_U8))
-        elif op == b"M":
-            push(r.unpack(_U16))
-        elif op in (b"\x8a", b"\x8b"):  # LONG1, LONG4: little-endian two's complement
-            n = r.unpack(_U8) if op == b"\x8a" else r.unpack(_I32)
-            push(int.from_bytes(r.take(n), "little", signed=True))
-        elif op == b"G":
-            push(r.unpack(_F64))
-        elif op in (b"X", b"\x8c", b"\x8d"):  # BINUNICODE, SHORT_BINUNICODE, BINUNICODE8
-            n = r.unpack({b"X": _U32, b"\x8c": _U8, b"\x8d": _U64}[op])
-            push(r.take(n).decode("utf-8", "surrogatepass"))
-        elif op in (b"U", b"T"):  # SHORT_BINSTRING, BINSTRING: Python 2 str, read as utf-8
-            n = r.unpack(_U8) if op == b"U" else r.unpack(_I32)
-            push(r.take(n).decode("utf-8"))
-        elif op in (b"C", b"B", b"\x8e"):  # SHORT_BINBYTES, BINBYTES, BINBYTES8
-            push(r.take(r.unpack({b"C": _U8, b"B": _U32, b"\x8e": _U64}[op])))
-        elif op == b"\x96":  # BYTEARRAY8
-            push(bytearray(r.take(r.unpack(_U64))))
-        elif op == b")":
-            push(())
-        elif op == b"t":
-            push(tuple(_pop_mark(stack, metastack)))
-        elif op in (b"\x85", b"\x86", b"\x87"):  # TUPLE1..3
-            n = op[0] - 0x84
-            if len(stack) < n:
-                raise CheckpointError(f"opcode TUPLE{n} at byte {start} needs {n} items")
-            stack[-n:] = [tuple(stack[-n:])]
-        elif op == b"]":
-            push([])
-        elif op == b"l":  # LIST
-            push(_pop_mark(stack, metastack))
-        elif op == b"a":  # APPEND
-            item = stack.pop()
-            _target(stack, (list,), "APPEND").append(item)
-        elif op == b"e":  # APPENDS
-            items = _pop_mark(stack, metastack)
-            _target(stack, (list,), "APPENDS").extend(items)
-        elif op == b"}":
-            push({})
-        elif op == b"d":  # DICT
-            items = _pop_mark(stack, metastack)
-            push(dict(zip(items[::2], items[1::2])))
-        elif op == b"s":  # SETITEM
-            value, key = stack.pop(), stack.pop()
-            _target(stack, _DICTS, "SETITEM")[key] = value
-        elif op == b"u":  # SETITEMS
-            items = _pop_mark(stack, metastack)
-            if len(items) % 2:
-                raise CheckpointError(f"opcode SETITEMS at byte {start} has an odd number "
-                                      f"of items")
-            d = _target(stack, _DICTS, "SETITEMS")
-            for i in range(0, len(items), 2):
-                d[items[i]] = items[i + 1]
-        elif op == b"\x8f":
-            push(set())
-        elif op == b"\x90":  # ADDITEMS
-            items = _pop_mark(stack, metastack)
-            _target(stack, (set,), "ADDITEMS").update(items)
-        elif op == b"\x91":  # FROZENSET
-            push(frozenset(_pop_mark(stack, metastack)))
-        elif op in (b"h", b"j"):  # BINGET, LONG_BINGET
-            idx = r.unpack(_U8 if op == b"h" else _U32)
-            if idx not in memo:
-                raise CheckpointError(f"the pickle stream reads memo entry {idx} at byte "
-                                      f"{start}, which was never stored")
-            push(memo[idx])
-        elif op in (b"q", b"r"):  # BINPUT, LONG_BINPUT
-            memo[r.unpack(_U8 if op == b"q" else _U32)] = stack[-1]
-        elif op == b"\x94":  # MEMOIZE
-            memo[len(memo)] = stack[-1]
-        elif op in (b"c", b"\x93"):  # GLOBAL, STACK_GLOBAL
-            if op == b"c":
-                module, name = r.line(), r.line()
-            else:
-                name, module = stack.pop(), stack.pop()
-                if type(module) is not str or type(name) is not str:
-                    raise CheckpointError(f"STACK_GLOBAL at byte {start} needs two strings")
-            if find_global is None:
-                raise refuse_global(module, name, start)
-            push(find_global(module, name, start))
-        elif op == b"R":  # REDUCE
-            args, fn = stack.pop(), stack.pop()
-            if type(fn) is not SafeGlobal or fn.fn is None:
-                what = fn.name if type(fn) is SafeGlobal else f"a {type(fn).__name__}"
-                raise CheckpointError(f"opcode REDUCE at byte {start} calls {what}, which is "
-                                      f"not an allowed function; {_HOW_TO_FIX}.")
-            if type(args) is not tuple:
-                raise CheckpointError(f"opcode REDUCE at byte {start}: {fn.name} needs a "
-                                      f"tuple of arguments, got {type(args).__name__}")
-            push(fn.fn(*args))
-        elif op == b"b":  # BUILD: only attributes of an OrderedDict (a state_dict's _metadata)
-            state, inst = stack.pop(), stack[-1]
-            if type(inst) is not OrderedDict or type(state) is not dict or \
-                    not all(type(k) is str and not k.startswith("__") for k in state):
-                raise CheckpointError(f"opcode BUILD at byte {start} sets the state of a "
-                                      f"{type(inst).__name__} from a {type(state).__name__}; "
-                                      f"only plain attributes of an OrderedDict are allowed")
-            inst.__dict__.update(state)
-        elif op == b"Q":  # BINPERSID
-            pid = stack.pop()
-            if persistent_load is None:
-                raise CheckpointError(f"persistent id at byte {start} refused: this stream "
-                                      f"may not reference storages")
-            push(persistent_load(pid))
-        else:
-            raise CheckpointError(f"unknown pickle opcode {op!r} at byte {start}")
+def _op(*codes):
+    def register(fn):
+        _OPS.update(dict.fromkeys(codes, fn))
+        return fn
+    return register
+
+
+@_op(b"\x80")
+def _proto(vm, op, start):
+    if vm.r.unpack(_U8) > 5:
+        raise CheckpointError(f"unknown pickle protocol at byte {start}")
+
+
+@_op(b"\x95")
+def _frame(vm, op, start):  # a length hint only
+    if vm.r.unpack(_U64) > vm.r.end - vm.r.pos:
+        raise CheckpointError(f"the pickle stream is truncated (a frame at byte {start} is "
+                              f"longer than the data)")
+
+
+@_op(*_CONSTS)
+def _const(vm, op, start):
+    value = _CONSTS[op]
+    vm.stack.append(value() if callable(value) else value)  # a new list/dict/set each time
+
+
+@_op(*_NUMBERS)
+def _number(vm, op, start):
+    vm.stack.append(vm.r.unpack(_NUMBERS[op]))
+
+
+@_op(b"\x8a", b"\x8b")
+def _long(vm, op, start):  # LONG1, LONG4: little-endian two's complement
+    n = vm.r.unpack(_U8) if op == b"\x8a" else vm.r.unpack(_I32)
+    vm.stack.append(int.from_bytes(vm.r.take(n), "little", signed=True))
+
+
+@_op(*_LENGTHS)
+def _sized(vm, op, start):
+    data = vm.r.take(vm.r.unpack(_LENGTHS[op]))
+    if op in (b"X", b"\x8c", b"\x8d"):
+        data = data.decode("utf-8", "surrogatepass")
+    elif op in (b"U", b"T"):
+        data = data.decode("utf-8")
+    elif op == b"\x96":
+        data = bytearray(data)
+    vm.stack.append(data)
+
+
+@_op(b"(", b"0", b"1", b"2")
+def _stack_ops(vm, op, start):  # MARK, POP, POP_MARK, DUP
+    if op == b"(":
+        vm.metastack.append(vm.stack)
+        vm.stack = []
+    elif op == b"2":
+        vm.stack.append(vm.stack[-1])
+    elif op == b"1" or not vm.stack:  # POP on an empty stack pops the mark, as pickle does
+        vm.pop_mark()
+    else:
+        vm.stack.pop()
+
+
+@_op(b"t", b"\x85", b"\x86", b"\x87", b"l", b"d", b"\x91")
+def _collection(vm, op, start):  # TUPLE, TUPLE1..3, LIST, DICT, FROZENSET
+    if op in (b"\x85", b"\x86", b"\x87"):
+        n = op[0] - 0x84
+        if len(vm.stack) < n:
+            raise CheckpointError(f"opcode TUPLE{n} at byte {start} needs {n} items")
+        vm.stack[-n:] = [tuple(vm.stack[-n:])]
+        return
+    items = vm.pop_mark()
+    build = {b"t": tuple, b"l": list, b"\x91": frozenset}.get(op)
+    vm.stack.append(build(items) if build else dict(zip(items[::2], items[1::2])))
+
+
+@_op(b"a", b"e", b"s", b"u", b"\x90")
+def _add(vm, op, start):  # APPEND, APPENDS, SETITEM, SETITEMS, ADDITEMS
+    if op == b"a":
+        item = vm.stack.pop()
+        vm.target((list,), "APPEND").append(item)
+    elif op == b"s":
+        value, key = vm.stack.pop(), vm.stack.pop()
+        vm.target(_DICTS, "SETITEM")[key] = value
+    elif op == b"e":
+        items = vm.pop_mark()
+        vm.target((list,), "APPENDS").extend(items)
+    elif op == b"\x90":
+        items = vm.pop_mark()
+        vm.target((set,), "ADDITEMS").update(items)
+    else:
+        items = vm.pop_mark()
+        if len(items) % 2:
+            raise CheckpointError(f"opcode SETITEMS at byte {start} has an odd number of "
+                                  f"items")
+        d = vm.target(_DICTS, "SETITEMS")
+        for i in range(0, len(items), 2):
+            d[items[i]] = items[i + 1]
+
+
+@_op(b"h", b"j", b"q", b"r", b"\x94")
+def _memo(vm, op, start):  # BINGET, LONG_BINGET, BINPUT, LONG_BINPUT, MEMOIZE
+    if op == b"\x94":
+        vm.memo[len(vm.memo)] = vm.stack[-1]
+        return
+    idx = vm.r.unpack(_U8 if op in (b"h", b"q") else _U32)
+    if op in (b"q", b"r"):
+        vm.memo[idx] = vm.stack[-1]
+    elif idx in vm.memo:
+        vm.stack.append(vm.memo[idx])
+    else:
+        raise CheckpointError(f"the pickle stream reads memo entry {idx} at byte {start}, "
+                              f"which was never stored")
+
+
+@_op(b"c", b"\x93")
+def _global(vm, op, start):  # GLOBAL, STACK_GLOBAL: answered by the caller's allowlist only
+    if op == b"c":
+        module, name = vm.r.line(), vm.r.line()
+    else:
+        name, module = vm.stack.pop(), vm.stack.pop()
+        if type(module) is not str or type(name) is not str:
+            raise CheckpointError(f"STACK_GLOBAL at byte {start} needs two strings")
+    if vm.find_global is None:
+        raise refuse_global(module, name, start)
+    vm.stack.append(vm.find_global(module, name, start))
+
+
+@_op(b"R")
+def _reduce(vm, op, start):  # calls only the caller's SafeGlobal functions
+    args, fn = vm.stack.pop(), vm.stack.pop()
+    if type(fn) is not SafeGlobal or fn.fn is None:
+        what = fn.name if type(fn) is SafeGlobal else f"a {type(fn).__name__}"
+        raise CheckpointError(f"opcode REDUCE at byte {start} calls {what}, which is not an "
+                              f"allowed function; {_HOW_TO_FIX}.")
+    if type(args) is not tuple:
+        raise CheckpointError(f"opcode REDUCE at byte {start}: {fn.name} needs a tuple of "
+                              f"arguments, got {type(args).__name__}")
+    vm.stack.append(fn.fn(*args))
+
+
+@_op(b"b")
+def _build(vm, op, start):  # only plain attributes of an OrderedDict (a state_dict's _metadata)
+    state, inst = vm.stack.pop(), vm.stack[-1]
+    if type(inst) is not OrderedDict or type(state) is not dict or \
+            not all(type(k) is str and not k.startswith("__") for k in state):
+        raise CheckpointError(f"opcode BUILD at byte {start} sets the state of a "
+                              f"{type(inst).__name__} from a {type(state).__name__}; only "
+                              f"plain attributes of an OrderedDict are allowed")
+    inst.__dict__.update(state)
+
+
+@_op(b"Q")
+def _persistent(vm, op, start):  # BINPERSID: the caller resolves storages
+    pid = vm.stack.pop()
+    if vm.persistent_load is None:
+        raise CheckpointError(f"persistent id at byte {start} refused: this stream may not "
+                              f"reference storages")
+    vm.stack.append(vm.persistent_load(pid))

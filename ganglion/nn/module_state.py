@@ -48,6 +48,18 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
     __str__ = __repr__
 
 
+class _SizeMismatch(str):
+    """A size-mismatch error message that also carries its key and both shapes (for
+    ``ganglion.io.load_state_dict_file``'s report)."""
+
+    def __new__(cls, key, checkpoint_shape, model_shape):
+        msg = super().__new__(cls, f"size mismatch for {key}: copying a param with shape "
+                                   f"{checkpoint_shape} from checkpoint, the shape in current "
+                                   f"model is {model_shape}.")
+        msg.key, msg.checkpoint_shape, msg.model_shape = key, checkpoint_shape, model_shape
+        return msg
+
+
 def _as_tensor(value):
     """A ganglion Tensor from a Tensor, NumPy array, torch tensor or nested list; else None."""
     if isinstance(value, Tensor):
@@ -206,9 +218,7 @@ class StateDictMixin:
         if param.ndim == 0 and value.ndim == 1 and value.shape[0] == 1:
             value = value.reshape(())
         if tuple(value.shape) != tuple(param.shape):
-            error_msgs.append(f"size mismatch for {key}: copying a param with shape "
-                              f"{tuple(value.shape)} from checkpoint, the shape in current model "
-                              f"is {tuple(param.shape)}.")
+            error_msgs.append(_SizeMismatch(key, tuple(value.shape), tuple(param.shape)))
             return
         try:
             with no_grad():
@@ -273,12 +283,7 @@ class StateDictMixin:
         Raises:
             RuntimeError: missing or unexpected keys (when ``strict``), shape mismatches.
         """
-        if not isinstance(state_dict, Mapping):
-            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        missing, unexpected, errors = [], [], []
-        metadata = getattr(state_dict, "_metadata", None)
-        state_dict = OrderedDict(state_dict)
-        self._load_tree(state_dict, "", metadata, assign, (missing, unexpected, errors))
+        missing, unexpected, errors = self._load_state_dict_lists(state_dict, assign)
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
@@ -290,6 +295,17 @@ class StateDictMixin:
             raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
                 self.__class__.__name__, "\n\t".join(errors)))
         return _IncompatibleKeys(missing, unexpected)
+
+    def _load_state_dict_lists(self, state_dict, assign):
+        """Load what matches; return ``(missing, unexpected, error messages)`` (size
+        mismatches among the errors are ``_SizeMismatch`` strings)."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        missing, unexpected, errors = [], [], []
+        metadata = getattr(state_dict, "_metadata", None)
+        state_dict = OrderedDict(state_dict)
+        self._load_tree(state_dict, "", metadata, assign, (missing, unexpected, errors))
+        return missing, unexpected, errors
 
     def _load_tree(self, local_state_dict, prefix, metadata, assign, lists):
         missing, unexpected, errors = lists

@@ -106,8 +106,37 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
     return _new_tensor(ndarray)
 
 
+class _Capsule:
+    """A legacy DLPack capsule (``torch.utils.dlpack.to_dlpack``) as a CPU producer."""
+
+    def __init__(self, capsule):
+        self.capsule = capsule
+
+    def __dlpack__(self, **kwargs):
+        return self.capsule
+
+    def __dlpack_device__(self):
+        return (1, 0)
+
+
 def from_dlpack(ext_tensor) -> Tensor:
-    """A tensor sharing memory with any DLPack-capable array (torch, CuPy, NumPy...)."""
+    """A tensor sharing memory with any DLPack-capable array (torch, CuPy, NumPy...) or a
+    legacy DLPack capsule of CPU memory: writes to one show in the other.
+
+    Example:
+        >>> import numpy as np, ganglion
+        >>> a = np.zeros(3, np.float32)
+        >>> t = ganglion.from_dlpack(a)
+        >>> a[0] = 5.0
+        >>> t
+        tensor([5., 0., 0.])
+    """
+    if type(ext_tensor).__name__ == "PyCapsule":
+        ext_tensor = _Capsule(ext_tensor)
+    if not hasattr(ext_tensor, "__dlpack__"):
+        raise TypeError(f"from_dlpack: expected an object with __dlpack__ (a torch, CuPy, "
+                        f"JAX or NumPy array) or a DLPack capsule, got "
+                        f"{type(ext_tensor).__name__}.")
     if hasattr(ext_tensor, "__dlpack_device__") and ext_tensor.__dlpack_device__()[0] != 1:
         from ganglion.backend.device import xp_for  # noqa: PLC0415 - GPU path only
 
