@@ -44,10 +44,4 @@ MODELS = {
                                                                               in_channels),
 }
 
-
-def get_model(name: str, **kwargs):
-    """Build a zoo model by name (``small_cnn``, ``mnist_cnn``, ``mlp``, ``lenet5``,
-    ``vgg_small``, ``resnet18``, ``resnet20``)."""
-    if name not in MODELS:
-        raise ValueError(f"get_model: unknown model {name!r}; choose one of {sorted(MODELS)}")
-    return MODELS[name](**kwargs)
+from ganglion.models.registry import get_model  # noqa: E402 - MODELS first; weights=path
