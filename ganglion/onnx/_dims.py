@@ -15,8 +15,6 @@ Example:
 """
 from __future__ import annotations
 
-import numpy as np
-
 __all__ = ["fit", "DimEmitter"]
 
 
@@ -135,6 +133,3 @@ class DimEmitter:
     def scalar_dim(self, values, what) -> str:
         """A 1-element int64 tensor for one size given per run."""
         return self.formula(self.fit_or_raise(values, what))
-
-
-_ = np

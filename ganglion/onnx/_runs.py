@@ -132,6 +132,3 @@ def _differs(a, b, i):
                      f"another); its control flow depends on the input, which one static ONNX "
                      f"graph cannot express. Make the branch independent of the input, or "
                      f"export without the dynamic axis that changes it.")
-
-
-_ = no_grad

@@ -25,8 +25,6 @@ import inspect
 import json
 import os
 
-import numpy as np
-
 from ganglion.onnx._deps import onnx, tensor_type
 from ganglion.onnx._dims import DimEmitter, fit
 from ganglion.onnx._emit import Emitter
@@ -40,6 +38,10 @@ from ganglion.tensor import Tensor
 __all__ = ["export", "MIN_OPSET", "MAX_OPSET"]
 
 MIN_OPSET, MAX_OPSET = 17, 21
+# torch.onnx.export options that only matter to torch's exporters: accepted, no effect here
+_TORCH_ONLY = {"operator_export_type", "custom_opsets", "export_modules_as_functions", "dynamo",
+               "external_data", "report", "optimize", "verify", "profile", "artifacts_dir",
+               "dump_exported_program", "fallback", "autograd_inlining", "strict"}
 BUFFERS_KEY = "ganglion.buffers"  # metadata: initializers that are buffers, not parameters
 
 
@@ -73,7 +75,8 @@ def export(model, args=(), f=None, *, kwargs=None, export_params=True, verbose=F
         keep_initializers_as_inputs: also list the initializers as graph inputs.
         check: run ``onnx.checker.check_model(full_check=True)`` (default True).
         **unused: torch-only options (``operator_export_type``, ``custom_opsets``,
-            ``export_modules_as_functions``, ``dynamo``, ...) are accepted and ignored.
+            ``export_modules_as_functions``, ``dynamo``, ...) are accepted and ignored; any
+            other name raises TypeError.
 
     Returns:
         the ``onnx.ModelProto`` (also written to ``f``).
@@ -85,32 +88,21 @@ def export(model, args=(), f=None, *, kwargs=None, export_params=True, verbose=F
     if not MIN_OPSET <= int(opset_version) <= MAX_OPSET:
         raise ValueError(f"export: opset_version={opset_version} is not supported; use "
                          f"{MIN_OPSET} to {MAX_OPSET}.")
+    unknown = sorted(set(unused) - _TORCH_ONLY)
+    if unknown:
+        hint = " (use dynamic_axes)" if "dynamic_shapes" in unknown else ""
+        raise TypeError(f"export: unexpected keyword arguments {unknown}{hint}.")
     call_args, kwargs = _split_args(args, kwargs)
     input_pos = [i for i, a in enumerate(call_args) if isinstance(a, Tensor)]
     input_names = _input_names(model, call_args, input_pos, input_names)
     axes_of, symbols = _input_axes(dynamic_axes, input_names, call_args, input_pos)
     modes = _set_mode(model, training)
     try:
-        state = _state(model)
-        arrays0 = [call_args[p].array for p in input_pos]
-        trace = lambda arrays: trace_model(model, call_args, kwargs, input_pos, arrays,  # noqa
-                                           input_names, state)
-        runs = [trace(arrays0)]
-        extra_sizes = [other_sizes(symbols, k) for k in ((1, 2) if symbols else (1,))]
-        for sizes in extra_sizes:
-            try:
-                runs.append(trace(perturbed_inputs(arrays0, axes_of, sizes)))
-            except TraceError:
-                raise
-            except Exception as e:
-                raise TraceError(f"export: the model failed when traced again at other sizes of "
-                                 f"the dynamic axes ({sizes}) or other input values, which the "
-                                 f"exporter needs to tell sizes and constants that follow the "
-                                 f"input from fixed ones: {type(e).__name__}: {e}") from e
+        runs = _trace_runs(model, call_args, kwargs, input_pos, input_names, axes_of, symbols)
     finally:
         _restore_mode(modes)
     check_same_structure([r for r, _, _ in runs])
-    proto = _build(runs, symbols, axes_of, input_names, output_names, dynamic_axes, state,
+    proto = _build(runs, symbols, axes_of, input_names, output_names, dynamic_axes,
                    int(opset_version), export_params, keep_initializers_as_inputs)
     if check:
         onnx.checker.check_model(proto, full_check=True)
@@ -122,6 +114,29 @@ def export(model, args=(), f=None, *, kwargs=None, export_params=True, verbose=F
         else:
             f.write(proto.SerializeToString())
     return proto
+
+
+def _trace_runs(model, call_args, kwargs, input_pos, input_names, axes_of, symbols):
+    """The example run, then the extra runs (other sizes of the dynamic axes, other values)."""
+    state = _state(model)
+    arrays0 = [call_args[p].array for p in input_pos]
+
+    def trace(arrays):
+        return trace_model(model, call_args, kwargs, input_pos, arrays, input_names, state)
+
+    runs = [trace(arrays0)]
+    for k in ((1, 2) if symbols else (1,)):
+        sizes = other_sizes(symbols, k)
+        try:
+            runs.append(trace(perturbed_inputs(arrays0, axes_of, sizes)))
+        except TraceError:
+            raise
+        except Exception as e:
+            raise TraceError(f"export: the model failed when traced again at other sizes of "
+                             f"the dynamic axes ({sizes}) or other input values, which the "
+                             f"exporter needs to tell sizes and constants that follow the "
+                             f"input from fixed ones: {type(e).__name__}: {e}") from e
+    return runs
 
 
 def _split_args(args, kwargs):
@@ -227,7 +242,7 @@ def _value_info(name, dtype, dims):
     return onnx.helper.make_tensor_value_info(name, tensor_type(dtype), dims)
 
 
-def _build(runs, symbols, axes_of, input_names, output_names, dynamic_axes, state, opset,
+def _build(runs, symbols, axes_of, input_names, output_names, dynamic_axes, opset,
            export_params, keep_inputs):
     recs = [r for r, _, _ in runs]
     rec0, outs0, in_values = runs[0]
@@ -315,6 +330,3 @@ def _assemble(g, em, recs, runs, in_values, axes_of, out_vals, output_names, sym
                and n in em.used_state]
     onnx.helper.set_model_props(proto, {BUFFERS_KEY: json.dumps(buffers)})
     return proto
-
-
-_ = np

@@ -23,7 +23,6 @@ Example:
 from __future__ import annotations
 
 import collections
-import io
 import json
 import os
 
@@ -213,6 +212,3 @@ def load(f) -> ONNXModule:
         raise TypeError(f"load: expected a path, a file object, bytes or an onnx.ModelProto, "
                         f"got {type(f).__name__}.")
     return ONNXModule(model)
-
-
-_ = io

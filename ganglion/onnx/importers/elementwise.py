@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import functools
-import math
-
 import numpy as np
 
 import ganglion
@@ -198,6 +196,3 @@ def _ganglion_dtype(np_dt):
         return dtypes.DTYPE_OF[np.dtype(np_dt)]
     except KeyError:
         unsupported("Cast", f"target type {np.dtype(np_dt)}")
-
-
-_ = math
