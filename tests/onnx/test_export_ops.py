@@ -87,6 +87,13 @@ CASES = {
         nn.Conv2d(3, 4, (3, 2), padding=(1, 0), bias=False), nn.MaxPool2d(3, 2, 1, ceil_mode=True),
         nn.AvgPool2d(2, 1, 1, count_include_pad=False), nn.PReLU(4), nn.AdaptiveAvgPool2d(1),
         nn.Flatten()), (3, 9, 10)),
+    "conv_transpose_and_upsampling": (lambda: nn.Sequential(
+        nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1),
+        nn.Upsample(scale_factor=2, mode="bilinear"), nn.Upsample(size=(9, 13)),
+        nn.AdaptiveAvgPool2d((4, 5))), (3, 5, 6)),
+    "conv_transpose1d_groups_dilation": (lambda: nn.ConvTranspose1d(4, 2, 2, stride=3,
+                                                                    groups=2, dilation=2),
+                                         (4, 7)),
     "norms": (lambda: Fn(lambda m, x: (m.layers[0](x), m.layers[1](x), m.layers[2](x),
                                        m.layers[3](x.flatten(1)), m.layers[4](x)),
                          nn.GroupNorm(2, 4), nn.LayerNorm([5, 6]),

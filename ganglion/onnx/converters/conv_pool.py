@@ -7,7 +7,7 @@ import numpy as np
 
 from ganglion.onnx.converters._registry import register
 from ganglion.ops import pad, pool_kernels as pk
-from ganglion.ops.conv import Conv
+from ganglion.ops.conv import Conv, ConvTranspose
 
 __all__: list = []
 
@@ -24,6 +24,47 @@ def _conv(em, ev):
     return em.g.node("Conv", inputs, kernel_shape=list(w.shape[2:]),
                      strides=list(geom.stride), pads=_pads(geom.pads),
                      dilations=list(geom.dilation), group=int(geom.groups))
+
+
+@register(ConvTranspose)
+def _conv_transpose(em, ev):
+    x, w, b, geom, out_shape = ev.args
+    k = w.shape[2:]
+    # the output extent torch asked for, beyond the default one, is ONNX's output_padding
+    extra = [o - ((i - 1) * s - lo - hi + d * (kk - 1) + 1) for o, i, s, (lo, hi), d, kk in
+             zip(out_shape[2:], x.shape[2:], geom.stride, geom.pads, geom.dilation, k)]
+    inputs = [em.name(x, ev), em.name(w, ev)] + ([] if b is None else [em.name(b, ev)])
+    return em.g.node("ConvTranspose", inputs, kernel_shape=list(k), strides=list(geom.stride),
+                     pads=_pads(geom.pads), dilations=list(geom.dilation),
+                     group=int(geom.groups), output_padding=extra)
+
+
+@register(pk.Resample)
+def _resample(em, ev):
+    """Interpolation and adaptive average pooling: per spatial axis, a weighted sum of
+    gathered taps (exact for every mode ganglion implements)."""
+    x, axes = ev.args[:2]
+    if any(len(e.args[1]) != len(axes) or any(
+            (a is None) != (b is None) or (a is not None and not np.array_equal(a[0], b[0]))
+            for a, b in zip(e.args[1], axes)) for e in em.peers(ev)):
+        raise ValueError("export: interpolation or adaptive pooling over a spatial size that "
+                         "follows a dynamic axis has no fixed taps; keep spatial sizes static.")
+    g = em.g
+    out = em.name(x, ev)
+    nd = len(x.shape)
+    for ax, taps in enumerate(axes, start=2):
+        if taps is None:
+            continue
+        idx, w = taps
+        shape = (-1,) + (1,) * (nd - ax - 1)
+        acc = None
+        for t in range(idx.shape[0]):
+            v = g.node("Gather", [out, g.const(np.asarray(idx[t], np.int64))], axis=ax)
+            if not (w[t] == 1).all():
+                v = g.node("Mul", [v, g.const(w[t].astype(x.dtype).reshape(shape))])
+            acc = v if acc is None else g.node("Add", [acc, v])
+        out = acc
+    return out
 
 
 def _ceil_mode(in_sp, k, stride, pads, dilation, out_sp):

@@ -91,6 +91,23 @@ def _conv(ins, attrs):
     return fn(x, w, b, strides, sym, dil, attrs.get("group", 1))
 
 
+@register("ConvTranspose")
+def _conv_transpose(ins, attrs):
+    x, w = ins[0], ins[1]
+    b = ins[2] if len(ins) > 2 else None
+    n = _spatial(x, "ConvTranspose")
+    if "output_shape" in attrs or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", ""):
+        unsupported("ConvTranspose", "output_shape or auto_pad")
+    strides = tuple(attrs.get("strides", [1] * n))
+    dil = tuple(attrs.get("dilations", [1] * n))
+    pads = list(attrs.get("pads", [0] * (2 * n)))
+    if pads[:n] != pads[n:]:
+        unsupported("ConvTranspose", f"asymmetric pads {pads}")
+    fn = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[n - 1]
+    return fn(x, w, b, strides, tuple(pads[:n]), tuple(attrs.get("output_padding", [0] * n)),
+              attrs.get("group", 1), dil)
+
+
 @register("MaxPool")
 def _maxpool(ins, attrs):
     x = ins[0]
