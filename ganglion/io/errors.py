@@ -11,8 +11,9 @@ __all__ = ["CheckpointError"]
 
 
 class CheckpointError(RuntimeError, ValueError):
-    """A checkpoint file is truncated, corrupted, not a safetensors file, or its structure
-    metadata is malformed.
+    """A checkpoint file is truncated, corrupted, neither a safetensors nor a torch.save file,
+    its structure metadata is malformed, or (a torch file) it asks for a global, opcode or dtype
+    that a weights-only load refuses.
 
     It derives from ``RuntimeError`` (what ``torch.load`` raises for a damaged archive) and from
     ``ValueError`` (the data is bad), so either ``except`` clause catches it. The message names

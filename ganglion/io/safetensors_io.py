@@ -25,6 +25,7 @@ import json
 import os
 import secrets
 import stat
+import warnings
 
 import numpy as np
 
@@ -34,6 +35,7 @@ from ganglion.backend.device import cuda_is_available, device as _device, to_dev
 from ganglion.io.errors import CheckpointError
 from ganglion.io.serialize import flatten, host_array, unflatten
 from ganglion.io.torch_checkpoint import load_torch, sniff
+from ganglion.io.torch_storage import bfloat16_to_float32
 from ganglion.tensor import Tensor
 
 __all__ = ["save", "load", "save_file", "load_file", "STRUCTURE_KEY"]
@@ -43,7 +45,7 @@ STRUCTURE_KEY = "ganglion.structure"  # the __metadata__ entry that holds the JS
 # safetensors dtype tags -> little-endian NumPy dtypes (for mmap=True, which maps the file)
 _ST_DTYPES = {"BOOL": "|b1", "U8": "|u1", "I8": "|i1", "U16": "<u2", "I16": "<i2",
               "U32": "<u4", "I32": "<i4", "U64": "<u8", "I64": "<i8", "F16": "<f2",
-              "F32": "<f4", "F64": "<f8", "C64": "<c8"}
+              "F32": "<f4", "F64": "<f8", "C64": "<c8", "BF16": "<u2"}
 # phrases in the library's errors -> what they mean to a user
 _HINTS = (("header too small", "the file is empty or too short to be a safetensors file"),
           ("header too large", "its first 8 bytes are not a valid safetensors header length: "
@@ -268,14 +270,25 @@ def load_file(filename, device="cpu") -> dict:
 
 
 def _flat_tensors(arrays, place, where, who):
-    out = {}
+    out, widened = {}, []
     for name, arr in arrays.items():
+        if arr.dtype.name == "bfloat16":  # from ml_dtypes (which safetensors uses if present)
+            arr = bfloat16_to_float32(arr)
+            widened.append(name)
         if arr.dtype not in _dt.DTYPE_OF:
             raise CheckpointError(f"{who}: {where}: tensor {name!r} has dtype {arr.dtype}, "
                                   f"which ganglion tensors do not support; read it with "
                                   f"safetensors.numpy.load_file.")
         out[name] = place(arr, "cpu", False)
+    _warn_bfloat16(widened, where, who, 4)
     return out
+
+
+def _warn_bfloat16(names, where, who, stacklevel):
+    if names:  # the same policy as for torch files (ganglion.io.torch_storage)
+        warnings.warn(f"{who}: {where}: ganglion has no bfloat16 dtype, so {len(names)} "
+                      f"bfloat16 tensor(s) ({names[0]!r}, ...) were widened exactly to "
+                      f"float32.", stacklevel=stacklevel)
 
 
 def _placer(map_location):
@@ -341,7 +354,7 @@ def _read(source, mmap, who, where, head):
     lib = _library()
     if isinstance(source, str):
         path = source
-        if mmap:
+        if mmap or _has_bfloat16(path):  # NumPy has no bfloat16: read the bits ourselves
             return _read_mmap(lib, path, where, who, head[:8])
         with _library_errors(where, who, head), lib.safe_open(path, framework="np") as handle:
             metadata = handle.metadata()
@@ -355,6 +368,21 @@ def _read(source, mmap, who, where, head):
     return arrays, metadata.get("__metadata__"), where
 
 
+def _has_bfloat16(path) -> bool:
+    """Whether the safetensors header at ``path`` names BF16 tensors (False if unreadable:
+    the library then reports the damage)."""
+    with open(path, "rb") as fh:
+        n = int.from_bytes(fh.read(8), "little")
+        if n > 100_000_000:
+            return False
+        try:
+            header = json.loads(fh.read(n))
+        except ValueError:
+            return False
+    return isinstance(header, dict) and any(
+        isinstance(v, dict) and v.get("dtype") == "BF16" for v in header.values())
+
+
 def _read_mmap(lib, path, where, who, head):
     with _library_errors(where, who, head):
         with lib.safe_open(path, framework="np") as handle:  # validates header vs file size
@@ -364,12 +392,17 @@ def _read_mmap(lib, path, where, who, head):
             header = json.loads(fh.read(n))
         # mode "c": copy-on-write pages, so tensors are writable and the file never changes
         buf = np.memmap(path, dtype=np.uint8, mode="c").view(np.ndarray)
-        arrays = {}
+        arrays, widened = {}, []
         for name, info in header.items():
             if name == "__metadata__":
                 continue
             begin, end = (8 + n + o for o in info["data_offsets"])
-            arrays[name] = buf[begin:end].view(_ST_DTYPES[info["dtype"]]).reshape(info["shape"])
+            arr = buf[begin:end].view(_ST_DTYPES[info["dtype"]]).reshape(info["shape"])
+            if info["dtype"] == "BF16":  # widened: a copy, not a view of the file
+                arr = bfloat16_to_float32(arr.astype(np.uint16))
+                widened.append(name)
+            arrays[name] = arr
+    _warn_bfloat16(widened, where, who, 5)
     return arrays, metadata, where
 
 
@@ -384,7 +417,8 @@ def _hint(e, head):
     # safetensors.numpy has no NumPy dtype for the tag (KeyError 'BF16' or NumPy's TypeError)
     if isinstance(e, KeyError) or isinstance(e, TypeError) and "not understood" in text:
         return ("it holds tensors of a dtype that NumPy cannot represent (such as bfloat16); "
-                "convert them to float32 first")
+                "pass the file's path instead of a file object to have bfloat16 widened to "
+                "float32, or convert the tensors to float32 first")
     return next((hint for phrase, hint in _HINTS if phrase in text), "it is damaged")
 
 

@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import io
+import reprlib
 import struct
 import warnings
 import zipfile
@@ -140,8 +141,8 @@ def _zip_layout(zf):
     if prefix + "byteorder" in names:
         order = zf.read(prefix + "byteorder").decode("ascii")
         if order not in ("little", "big"):
-            raise CheckpointError(f"its byteorder record says {order!r}, expected 'little' "
-                                  f"or 'big'")
+            raise CheckpointError(f"its byteorder record says {reprlib.repr(order)}, "
+                                  f"expected 'little' or 'big'")
     return prefix, order
 
 
@@ -212,14 +213,14 @@ def _storage_pid(pid, length):
         first = pid[0] if isinstance(pid, tuple) and pid else pid
         extra = (" (a 'module' id: the file pickles whole modules; save model.state_dict() "
                  "instead)") if first in ("module", b"module") else ""
-        raise CheckpointError(f"refused persistent id {first!r}{extra}: only storages may be "
-                              f"referenced")
+        raise CheckpointError(f"refused persistent id {reprlib.repr(first)}{extra}: only "
+                              f"storages may be referenced")
     stype, key, location, numel = pid[1:5]
     if isinstance(location, bytes):
         location = location.decode("ascii")
     if not (isinstance(stype, StorageType) and isinstance(key, str) and
             isinstance(location, str) and isinstance(numel, int) and numel >= 0):
-        raise CheckpointError(f"a storage reference is malformed: {pid[1:5]!r}")
+        raise CheckpointError(f"a storage reference is malformed: {reprlib.repr(pid[1:5])}")
     return stype, key, location, numel
 
 
@@ -232,7 +233,7 @@ def _load_legacy(data, place):
                               "can run code")
     protocol, pos = run(data, pos, None, None)
     if protocol != _LEGACY_PROTOCOL:
-        raise CheckpointError(f"its legacy protocol version is {protocol!r}, expected "
+        raise CheckpointError(f"its legacy protocol version is {reprlib.repr(protocol)}, expected "
                               f"{_LEGACY_PROTOCOL}")
     _, start = run(data, pos, None, None)  # sys_info: the data is always written little-endian
     # Pass 1 finds the storages (their dtypes give the sizes of the raw data that follows the
@@ -290,7 +291,7 @@ def _legacy_ref(pid, refs):
     if view is not None and not (isinstance(view, tuple) and len(view) == 3 and
                                  isinstance(view[0], str) and
                                  all(isinstance(v, int) and v >= 0 for v in view[1:])):
-        raise CheckpointError(f"a storage view is malformed: {view!r}")
+        raise CheckpointError(f"a storage view is malformed: {reprlib.repr(view)}")
     if key in refs and refs[key][0].dtype != stype.dtype:
         raise CheckpointError(f"storage {key!r} is used with two dtypes")
     refs[key] = (stype, location, numel)

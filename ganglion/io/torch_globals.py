@@ -17,6 +17,7 @@ Example:
 """
 from __future__ import annotations
 
+import reprlib
 from collections import Counter, OrderedDict
 
 from ganglion.backend import dtypes as _dt
@@ -139,7 +140,7 @@ class TorchGlobals:
     def _make(self, storage, dtype, offset, size, stride, requires_grad):
         if self.dry:
             return None
-        _need(isinstance(requires_grad, bool), f"requires_grad is {requires_grad!r}")
+        _need(isinstance(requires_grad, bool), f"requires_grad is {reprlib.repr(requires_grad)}")
         arr = tensor_view(storage, dtype, offset, tuple(size) if isinstance(size, Size)
                           else size, stride)
         return self.place(arr, storage.location, requires_grad)
@@ -160,7 +161,8 @@ class TorchGlobals:
             self._used_dtypes.add(id(dtype))
             name = dtype.name
         else:
-            _need(isinstance(dtype, _dt.dtype), f"_rebuild_tensor_v3's dtype is {dtype!r}")
+            _need(isinstance(dtype, _dt.dtype),
+                  f"_rebuild_tensor_v3's dtype is {reprlib.repr(dtype)}")
             name = dtype.name
         return self._make(storage, name, offset, size, stride, requires_grad)
 
@@ -261,12 +263,12 @@ def _size(*args):
     _need(len(args) <= 1, "torch.Size takes one argument")
     dims = tuple(args[0]) if args else ()
     _need(all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in dims),
-          f"torch.Size{dims!r} holds something other than non-negative ints")
+          f"torch.Size{reprlib.repr(dims)} holds something other than non-negative ints")
     return Size(dims)
 
 
 def _torch_device(*args):
     _need(1 <= len(args) <= 2 and isinstance(args[0], str) and
           (len(args) == 1 or args[1] is None or isinstance(args[1], int)),
-          f"torch.device{args!r} is malformed")
+          f"torch.device{reprlib.repr(args)} is malformed")
     return _device(*args)

@@ -319,11 +319,13 @@ def _reduce(vm, op, start):  # calls only the caller's SafeGlobal functions
 @_op(b"b")
 def _build(vm, op, start):  # only plain attributes of an OrderedDict (a state_dict's _metadata)
     state, inst = vm.stack.pop(), vm.stack[-1]
+    # names OrderedDict has (keys, items, __class__...) are refused: a file must not be able
+    # to shadow a method of the dict it returns
     if type(inst) is not OrderedDict or type(state) is not dict or \
-            not all(type(k) is str and not k.startswith("__") for k in state):
+            not all(type(k) is str and not hasattr(OrderedDict, k) for k in state):
         raise CheckpointError(f"opcode BUILD at byte {start} sets the state of a "
                               f"{type(inst).__name__} from a {type(state).__name__}; only "
-                              f"plain attributes of an OrderedDict are allowed")
+                              f"new plain attributes of an OrderedDict are allowed")
     inst.__dict__.update(state)
 
 

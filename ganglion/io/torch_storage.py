@@ -21,11 +21,13 @@ Example:
 """
 from __future__ import annotations
 
+import reprlib
 import numpy as np
 
 from ganglion.io.errors import CheckpointError
 
-__all__ = ["Storage", "StorageView", "tensor_view", "STORAGE_DTYPES", "dtype_spec"]
+__all__ = ["Storage", "StorageView", "tensor_view", "STORAGE_DTYPES", "dtype_spec",
+           "bfloat16_to_float32"]
 
 # torch storage class -> the dtype of its elements
 STORAGE_DTYPES = {
@@ -49,6 +51,18 @@ _WHY_NOT = {
     "complex32": "ganglion has no complex dtypes",
     "uint64": "ganglion has no uint64 dtype and int64 cannot hold every uint64 value",
 }
+
+
+def bfloat16_to_float32(bits):
+    """bfloat16 values (their 16-bit patterns, any 2-byte dtype) as float32, exactly: a
+    bfloat16 is the top half of a float32.
+
+    Example:
+        >>> import numpy as np
+        >>> bfloat16_to_float32(np.array([0x3FC0, 0xC000], np.uint16)).tolist()
+        [1.5, -2.0]
+    """
+    return (bits.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
 
 
 def dtype_spec(name: str):
@@ -89,8 +103,8 @@ class Storage:
             raise CheckpointError(f"a storage of {self.raw.nbytes} bytes cannot hold "
                                   f"{dtype} elements of {stored.itemsize} bytes")
         arr = self.raw.view(stored)
-        if dtype == "bfloat16":  # the 16 bits are the top half of a float32: exact
-            arr = (arr.astype(np.uint32) << 16).view(np.float32)
+        if dtype == "bfloat16":
+            arr = bfloat16_to_float32(arr.astype(np.uint16))  # native order first
         elif widen is not None:
             arr = arr.astype(widen)
         elif not arr.dtype.isnative:
@@ -133,9 +147,10 @@ def tensor_view(storage, dtype, offset, size, stride):
                               f"storage reference")
     if not (_is_int(offset) and isinstance(size, tuple) and isinstance(stride, tuple)
             and all(map(_is_int, size)) and all(map(_is_int, stride))):
-        raise CheckpointError(f"a tensor has a malformed layout: offset {offset!r}, size "
-                              f"{size!r}, stride {stride!r} (expected an int and two tuples "
-                              f"of ints)")
+        rep = reprlib.repr
+        raise CheckpointError(f"a tensor has a malformed layout: offset {rep(offset)}, size "
+                              f"{rep(size)}, stride {rep(stride)} (expected an int and two "
+                              f"tuples of ints)")
     if len(size) != len(stride) or len(size) > 64 or offset < 0 or \
             any(v < 0 for v in size + stride):
         raise CheckpointError(f"a tensor has an invalid layout: offset {offset}, size "

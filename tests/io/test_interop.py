@@ -88,10 +88,18 @@ def test_nested_checkpoint_tensors_are_readable_by_torch_under_path_keys(tmp_pat
     assert loaded["optimizer.state.0.exp_avg"].tolist() == [3.0, 3.0]
 
 
-def test_bfloat16_file_from_torch_is_refused_cleanly(tmp_path):
+def test_bfloat16_file_from_torch_is_widened_exactly(tmp_path):
+    # ganglion has no bfloat16: read from a path, such tensors become float32 (exactly, as
+    # for torch.save files); a file object cannot be read without NumPy knowing the dtype
+    import io
+
     path = str(tmp_path / "bf16.safetensors")
-    st_torch.save_file({"w": torch.ones(2, dtype=torch.bfloat16)}, path)
-    with pytest.raises(CheckpointError, match=r"bf16\.safetensors.*NumPy cannot represent"):
-        load_file(path)
-    with pytest.raises(CheckpointError, match=r"bf16\.safetensors.*NumPy cannot represent"):
-        load(path, mmap=True)
+    w = (torch.randn(20, generator=torch.Generator().manual_seed(0)) * 1e3).bfloat16()
+    st_torch.save_file({"w": w, "f": torch.ones(2)}, path)
+    for read in (load_file, load, lambda p: load(p, mmap=True)):
+        with pytest.warns(UserWarning, match=r"bf16\.safetensors.*widened exactly to float32"):
+            got = read(path)
+        assert got["w"].dtype == ganglion.float32
+        np.testing.assert_array_equal(got["w"].numpy(), w.float().numpy())
+    with open(path, "rb") as f, pytest.raises(CheckpointError, match="pass the file's path"):
+        load(io.BytesIO(f.read()))

@@ -182,6 +182,8 @@ def test_parameters_and_requires_grad(tmp_path):
     assert got["rg"].requires_grad and not isinstance(got["rg"], nn.Parameter)
     assert not got["plain"].requires_grad
     _same(got["p"], p)
+    root = load(_save(torch.arange(5), tmp_path / "t.pt"))  # a tensor saved on its own
+    assert type(root) is ganglion.Tensor and root.tolist() == [0, 1, 2, 3, 4]
 
 
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])

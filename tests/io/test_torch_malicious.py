@@ -100,6 +100,8 @@ def evil_pickles(marker):
         "BUILD on a dict": (PROTO2 + b"}}" + u("x") + b"Nsb.", "BUILD"),
         "BUILD __class__ on an OrderedDict": (PROTO2 + glob("collections", "OrderedDict") +
                                               b")R}" + u("__class__") + b"Nsb.", "BUILD"),
+        "BUILD shadowing OrderedDict.keys": (PROTO2 + glob("collections", "OrderedDict") +
+                                             b")R}" + u("keys") + b"K\x01sb.", "BUILD"),
         "REDUCE on a storage type": (PROTO2 + glob("torch", "FloatStorage") + b")R.",
                                      "REDUCE"),
         "REDUCE on a string": (PROTO2 + u("os.system") + u(sh) + b"\x85R.", "REDUCE"),
