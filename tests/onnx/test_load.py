@@ -187,3 +187,19 @@ def test_unsupported_attribute_is_named():
     m = load(_model([node], [_vi("x", [3, 1, 2])], [_vi("Y", [3, 1, 1, 2])], inits))
     with pytest.raises(UnsupportedONNXError, match="linear_before_reset=0"):
         m(ganglion.randn(3, 1, 2))
+
+
+def test_integer_and_bool_ops():
+    nodes = [helper.make_node("BitwiseAnd", ["a", "b"], ["and"]),
+             helper.make_node("BitwiseNot", ["a"], ["not"]),
+             helper.make_node("Equal", ["a", "b"], ["eq"]),
+             helper.make_node("Not", ["eq"], ["ne"]),
+             helper.make_node("Cast", ["ne"], ["y"], to=TensorProto.FLOAT)]
+    i64 = TensorProto.INT64
+    m = _model(nodes, [_vi("a", [4], i64), _vi("b", [4], i64)],
+               [_vi("and", [4], i64), _vi("not", [4], i64), _vi("y", [4])], {}, opset=18)
+    feeds = {"a": np.array([1, 6, 3, -2]), "b": np.array([3, 6, 0, 7])}
+    want = session(m.SerializeToString()).run(None, feeds)
+    got = outputs(load(m), *[ganglion.tensor(v) for v in feeds.values()])
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)

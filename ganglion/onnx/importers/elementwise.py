@@ -56,7 +56,7 @@ _UNARY = {
     "Relu": F.relu, "Floor": ganglion.floor, "Ceil": ganglion.ceil, "Round": ganglion.round,
     "Sign": ganglion.sign, "Softsign": F.softsign, "Identity": lambda x: x,
     "Not": ganglion.logical_not, "IsNaN": ganglion.isnan, "HardSwish": F.hardswish,
-    "Mish": F.mish,
+    "Mish": F.mish, "BitwiseNot": ganglion.bitwise_not,
 }
 
 
@@ -170,7 +170,8 @@ def _mean(ins, attrs):
 _COMPARE = {"Equal": ganglion.eq, "Less": ganglion.lt, "LessOrEqual": ganglion.le,
             "Greater": ganglion.gt, "GreaterOrEqual": ganglion.ge,
             "And": ganglion.logical_and, "Or": ganglion.logical_or,
-            "Xor": ganglion.logical_xor}
+            "Xor": ganglion.logical_xor, "BitwiseAnd": ganglion.bitwise_and,
+            "BitwiseOr": ganglion.bitwise_or, "BitwiseXor": ganglion.bitwise_xor}
 
 for _op, _fn in _COMPARE.items():
     register(_op)(_variadic(_fn))
