@@ -15,6 +15,7 @@ from ganglion.models.text_classifier_batches import TokenBatches
 from ganglion.models.text_classifier_fit import (evaluate_text_classifier, fit_text_classifier,
                                                  predict_text_classifier)
 from ganglion.models.text_classifier_transformer import TransformerTextClassifier
+from ganglion.models.transfer import freeze, param_groups, unfreeze
 from ganglion.models.transformer_seq2seq import TransformerSeq2Seq
 from ganglion.models.vgg import VGG, vgg_small
 
@@ -25,6 +26,7 @@ __all__ = ["SmallCNN", "MnistCNN", "MLP", "LeNet5", "VGG", "vgg_small", "ResNet"
            "RecurrentTextClassifier", "TransformerTextClassifier", "TokenBatches",
            "fit_text_classifier", "evaluate_text_classifier", "predict_text_classifier",
            "Seq2SeqGRU", "TransformerSeq2Seq",
+           "freeze", "unfreeze", "param_groups",
            "get_model", "MODELS"]
 
 MODELS = {
