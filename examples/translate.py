@@ -75,15 +75,15 @@ def take(ids, lengths, idx):
     return ganglion.from_numpy(ids[idx, :int(lengths[idx].max())].copy())
 
 
-def build_model(kind, src_vocab, tgt_vocab, size):
+def build_model(kind, src_vocab, tgt_vocab, size, dropout=0.1):
     if kind == "transformer":
         d, layers, ff = size
         return TransformerSeq2Seq(src_vocab, tgt_vocab, d_model=d, nhead=max(d // 64, 2),
                                   num_encoder_layers=layers, num_decoder_layers=layers,
-                                  dim_feedforward=ff, dropout=0.1, pad_idx=PAD)
+                                  dim_feedforward=ff, dropout=dropout, pad_idx=PAD)
     d, hidden, layers = size
     return Seq2SeqGRU(src_vocab, tgt_vocab, embed_dim=d, hidden_size=hidden,
-                      num_layers=layers, attention=kind.split("-")[1], dropout=0.2,
+                      num_layers=layers, attention=kind.split("-")[1], dropout=dropout,
                       pad_idx=PAD)
 
 
@@ -211,6 +211,7 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=500)
     p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--beam-size", type=int, default=5)
     p.add_argument("--length-penalty", type=float, default=0.6)
     p.add_argument("--time-budget", type=float, default=None,
@@ -230,8 +231,9 @@ def main(argv=None):
     ckpt = os.path.join(args.out, "model.safetensors")
     if args.eval_only:  # the saved run's settings, except evaluation knobs given here
         saved = ganglion.io.load(ckpt)
-        for key in ("model", "max_words", "src_vocab", "tgt_vocab", "seed", "limit"):
-            setattr(args, key, saved["config"].get(key))
+        for key in ("model", "max_words", "src_vocab", "tgt_vocab", "seed", "limit", "dropout"):
+            if key in saved["config"] or key == "limit":
+                setattr(args, key, saved["config"].get(key))
         args.size = [int(v) for v in saved["config"]["size"].split()]
     if args.size is None:
         args.size = [256, 3, 1024] if args.model == "transformer" else [256, 512, 1]
@@ -248,7 +250,8 @@ def main(argv=None):
         src_tok, tgt_tok = train_tokenizers(train_pairs, args.src_vocab, args.tgt_vocab)
         for tok, path in zip((src_tok, tgt_tok), tok_paths):
             tok.save(path)
-    model = build_model(args.model, src_tok.vocab_size, tgt_tok.vocab_size, args.size)
+    model = build_model(args.model, src_tok.vocab_size, tgt_tok.vocab_size, args.size,
+                        args.dropout)
     log(f"{args.model} {args.size}: {sum(p.numel() for p in model.parameters()):,} "
         f"parameters; vocab eng {src_tok.vocab_size} fra {tgt_tok.vocab_size}")
     if args.eval_only:
