@@ -13,10 +13,19 @@ lowercase and without digits/commas/apostrophes. ``single-ref`` scores every tes
 its own French sentence; ``multi-ref`` scores each distinct test source once against all its
 translations in the file.
 
-Run (training, then evaluation; checkpoint and tokenizers go to ``--out``)::
+Run (training, then evaluation; checkpoint and tokenizers go to ``--out``). The reported runs
+(75 wall-minutes each on a shared 2-core machine, 1 thread; Transformer 2,556 steps, 19 CPU-min:
+test BLEU 35.6 greedy / 37.3 beam 5 single-ref; GRU-Luong 2,371 steps, 16 CPU-min: 22.1 / 25.8)::
 
-    OPENBLAS_NUM_THREADS=1 python examples/translate.py --model transformer --epochs 5
+    OPENBLAS_NUM_THREADS=1 python examples/translate.py --model transformer --size 256 2 512 \
+        --dropout 0 --epochs 8 --time-budget 75 --lr 1e-3 --warmup 300 \
+        --out runs/translate_transformer
+    OPENBLAS_NUM_THREADS=1 python examples/translate.py --model gru-luong --size 256 256 1 \
+        --epochs 8 --time-budget 75 --lr 2e-3 --warmup 300 --out runs/translate_gru_luong
     python examples/translate.py --out runs/translate_transformer --eval-only
+
+``--time-budget`` stops on wall time, so on a busier or quieter machine the step count (logged,
+and stored in the checkpoint) differs; pass ``--epochs 3`` without a budget for a fixed run.
 
 Train-time knobs: ``--max-words``, ``--epochs``, ``--batch-size``, ``--lr``, ``--warmup``,
 ``--limit`` (use only the first N training pairs, for a quick try).
