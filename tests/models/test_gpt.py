@@ -2,9 +2,7 @@
 GPT-2, the KV cache against full recomputation at every step, greedy / top-k / top-p
 sampling, errors, and a char-LM learning test on real French text."""
 import contextlib
-import importlib.util
 import math
-import os
 
 import numpy as np
 import pytest
@@ -15,10 +13,10 @@ import ganglion.nn.functional as F
 from ganglion.data.download import find_data_root
 from ganglion.models.gpt import GPT, GPTBlock
 from ganglion.models.gpt_sampling import sample_next_token, top_k_top_p_filter
+from tests.examples_loader import load_example
 
 torch = pytest.importorskip("torch")
 
-EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "char_lm.py")
 CONV1D = (".c_attn.weight", ".c_proj.weight", ".c_fc.weight")  # HF stores these as (in, out)
 
 
@@ -279,6 +277,10 @@ def test_errors_name_the_problem():
         model(idx, kv_cache=model.new_kv_cache(2))
     with pytest.raises(ValueError, match="n_head=3 must divide"):
         GPT(10, 8, n_head=3, n_embd=16)
+    with pytest.raises(ValueError, match="GPT: n_layer must be a positive int, got 0"):
+        GPT(10, 8, n_layer=0)
+    with pytest.raises(ValueError, match=r"GPT: dropout .*\[0, 1\), got 1.0"):
+        GPT(10, 8, dropout=1.0)
     with pytest.raises(ValueError, match="batch size 2"):
         with ganglion.no_grad():
             model(idx[:1], kv_cache=model.new_kv_cache(2))
@@ -292,19 +294,12 @@ def test_generate_restores_training_mode_and_zero_new_tokens():
     assert model.training
 
 
-def _recipe():
-    spec = importlib.util.spec_from_file_location("char_lm", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.skipif(find_data_root("eng-fra") is None, reason="shared data absent")
 def test_char_lm_learns_french_beyond_bigram(tmp_path):
     """~100 KB of real French sentences, 400 steps of a 2-layer GPT: the held-out loss
     ends clearly below the bigram baseline (so the model uses more than one character of
     context) and far below the unigram one."""
-    recipe = _recipe()
+    recipe = load_example("char_lm")
     args = recipe.parse_args(["--max-lines", "3000", "--steps", "400", "--eval-every", "200",
                               "--block-size", "32", "--n-layer", "2", "--n-embd", "64",
                               "--batch-size", "16", "--lr", "3e-3", "--warmup", "20",
