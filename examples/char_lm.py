@@ -242,7 +242,8 @@ def run(args, log=print):
         log(f"wrote {args.plot}")
     texts = samples(model, tok, args.block_size, args.seed, log=log) if args.samples else None
     return {"val_loss": val_loss, "unigram": unigram, "bigram": bigram, "history": hist,
-            "train_seconds": train_s, "train_cpu_seconds": train_cpu, "samples": texts, "model": model, "tokenizer": tok}
+            "train_seconds": train_s, "train_cpu_seconds": train_cpu, "samples": texts,
+            "model": model, "tokenizer": tok}
 
 
 def parse_args(argv=None):

@@ -31,6 +31,7 @@ import ganglion.nn.functional as F
 from ganglion import nn
 from ganglion.models.gpt_cache import KVCache
 from ganglion.models.gpt_sampling import check_sampling_args, sample_next_token
+from ganglion.models.text_classifier_inputs import check_dropout, check_positive_int
 
 __all__ = ["GPT", "GPTBlock", "GPTSelfAttention", "GPTMLP"]
 
@@ -113,13 +114,6 @@ class GPTBlock(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
 
-def _check_positive(**sizes):
-    bad = {k: v for k, v in sizes.items() if isinstance(v, bool) or not isinstance(v, int)
-           or v < 1}
-    if bad:
-        raise ValueError(f"GPT: sizes must be positive integers, got {bad}")
-
-
 class GPT(nn.Module):
     """Decoder-only Transformer language model.
 
@@ -142,10 +136,9 @@ class GPT(nn.Module):
                  n_embd: int = 128, dropout: float = 0.0, bias: bool = True,
                  tie_weights: bool = True) -> None:
         super().__init__()
-        _check_positive(vocab_size=vocab_size, block_size=block_size, n_layer=n_layer,
-                        n_head=n_head, n_embd=n_embd)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"GPT: dropout must be in [0, 1), got {dropout}")
+        check_positive_int("GPT", vocab_size=vocab_size, block_size=block_size,
+                           n_layer=n_layer, n_head=n_head, n_embd=n_embd)
+        check_dropout("GPT", dropout)
         self.vocab_size, self.block_size = vocab_size, block_size
         self.n_layer, self.n_head, self.n_embd = n_layer, n_head, n_embd
         self.transformer = nn.ModuleDict({
