@@ -314,13 +314,11 @@ def _assemble(g, em, recs, runs, in_values, axes_of, out_vals, output_names, sym
                 for i, s in enumerate(per_run[0])]
         outputs.append(_value_info(name, v.dtype, dims))
     inits = g.initializers
+    if keep_inputs or not export_params:
+        inputs += [_value_info(t.name, onnx.helper.tensor_dtype_to_np_dtype(t.data_type),
+                               list(t.dims)) for t in inits]
     if not export_params:
-        inputs += [_value_info(t.name, onnx.helper.tensor_dtype_to_np_dtype(t.data_type),
-                               list(t.dims)) for t in inits]
         inits = []
-    elif keep_inputs:
-        inputs += [_value_info(t.name, onnx.helper.tensor_dtype_to_np_dtype(t.data_type),
-                               list(t.dims)) for t in inits]
     graph = onnx.helper.make_graph(g.nodes, "ganglion", inputs, outputs, initializer=inits)
     opsets = [onnx.helper.make_opsetid("", opset)]
     proto = onnx.helper.make_model(graph, opset_imports=opsets, producer_name="ganglion",

@@ -123,22 +123,14 @@ class ONNXModule(nn.Module):
         attr = parts[-1]
         if hasattr(mod, attr):
             return self._place_flat(name, arr, buffers)
-        t = ganglion.tensor(np.array(arr))
-        if arr.dtype.kind == "f" and name not in buffers:
-            mod.register_parameter(attr, nn.Parameter(t))
-        else:
-            mod.register_buffer(attr, t)
+        _register(mod, attr, arr, name not in buffers)
         return tuple(path), attr
 
     def _place_flat(self, name, arr, buffers):
         flat = "onnx_" + "".join(c if c.isalnum() else "_" for c in name)
         while hasattr(self, flat):
             flat += "_"
-        t = ganglion.tensor(np.array(arr))
-        if arr.dtype.kind == "f" and name not in buffers:
-            self.register_parameter(flat, nn.Parameter(t))
-        else:
-            self.register_buffer(flat, t)
+        _register(self, flat, arr, name not in buffers)
         return (), flat
 
     def _initializer(self, path):
@@ -178,6 +170,15 @@ class ONNXModule(nn.Module):
     def extra_repr(self) -> str:
         return (f"inputs={self.input_names}, outputs={self.output_names}, "
                 f"nodes={len(self._nodes)}, opset={self._opset}")
+
+
+def _register(mod, attr, arr, trainable):
+    """A floating-point initializer as a Parameter unless it is a buffer; others as buffers."""
+    t = ganglion.tensor(np.array(arr))
+    if arr.dtype.kind == "f" and trainable:
+        mod.register_parameter(attr, nn.Parameter(t))
+    else:
+        mod.register_buffer(attr, t)
 
 
 def _check_supported(graph):

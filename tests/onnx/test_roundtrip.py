@@ -53,6 +53,9 @@ def test_roundtrip_outputs_names_gradients(name):
     loaded = dict(back.state_dict())
     assert set(loaded) <= set(orig)
     assert all(k.endswith("num_batches_tracked") for k in set(orig) - set(loaded))
+    # buffers (batch-norm statistics) load back as buffers, not as trainable parameters
+    assert {k for k, _ in back.named_buffers()} <= {k for k, _ in model.named_buffers()}
+    assert {k for k, _ in back.named_parameters()} <= {k for k, _ in model.named_parameters()}
     back.load_state_dict(orig, strict=False)
     # one backward: the gradients are the original's
     target = ganglion.tensor(np.arange(3) % 3)
