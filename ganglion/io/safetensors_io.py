@@ -355,7 +355,7 @@ def _read(source, mmap, who, where, head):
     if isinstance(source, str):
         path = source
         if mmap or _has_bfloat16(path):  # NumPy has no bfloat16: read the bits ourselves
-            return _read_mmap(lib, path, where, who, head[:8])
+            return _read_mmap(lib, path, where, who, head[:8], mmap)
         with _library_errors(where, who, head), lib.safe_open(path, framework="np") as handle:
             metadata = handle.metadata()
             arrays = {k: handle.get_tensor(k) for k in handle.keys()}
@@ -383,7 +383,9 @@ def _has_bfloat16(path) -> bool:
         isinstance(v, dict) and v.get("dtype") == "BF16" for v in header.values())
 
 
-def _read_mmap(lib, path, where, who, head):
+def _read_mmap(lib, path, where, who, head, mapped=True):
+    """Like ``_read``, parsing the header here; ``mapped=False`` reads the file into memory
+    (a load without mmap must not keep views of a file that may be rewritten later)."""
     with _library_errors(where, who, head):
         with lib.safe_open(path, framework="np") as handle:  # validates header vs file size
             metadata = handle.metadata()
@@ -391,7 +393,8 @@ def _read_mmap(lib, path, where, who, head):
             n = int.from_bytes(fh.read(8), "little")
             header = json.loads(fh.read(n))
         # mode "c": copy-on-write pages, so tensors are writable and the file never changes
-        buf = np.memmap(path, dtype=np.uint8, mode="c").view(np.ndarray)
+        buf = (np.memmap(path, dtype=np.uint8, mode="c").view(np.ndarray) if mapped else
+               np.fromfile(path, dtype=np.uint8))
         arrays, widened = {}, []
         for name, info in header.items():
             if name == "__metadata__":

@@ -1,4 +1,6 @@
 """Files ganglion writes load in PyTorch through safetensors.torch, and vice versa."""
+import os
+
 import numpy as np
 import pytest
 
@@ -101,5 +103,13 @@ def test_bfloat16_file_from_torch_is_widened_exactly(tmp_path):
             got = read(path)
         assert got["w"].dtype == ganglion.float32
         np.testing.assert_array_equal(got["w"].numpy(), w.float().numpy())
+    # without mmap the tensors are read into memory: rewriting the file in place later
+    # leaves them unchanged
+    with pytest.warns(UserWarning, match="widened"):
+        got = load_file(path)
+    with open(path, "r+b") as f:
+        f.write(bytes(os.path.getsize(path)))
+    assert got["f"].tolist() == [1.0, 1.0]
+    st_torch.save_file({"w": w, "f": torch.ones(2)}, path)
     with open(path, "rb") as f, pytest.raises(CheckpointError, match="pass the file's path"):
         load(io.BytesIO(f.read()))
