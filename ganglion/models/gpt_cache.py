@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import ganglion
+from ganglion.models.text_classifier_inputs import check_positive_int
 
 __all__ = ["KVCache"]
 
@@ -45,11 +46,8 @@ class KVCache:
 
     def __init__(self, n_layer: int, batch_size: int, n_head: int, block_size: int,
                  head_dim: int, dtype=None) -> None:
-        sizes = {"n_layer": n_layer, "batch_size": batch_size, "n_head": n_head,
-                 "block_size": block_size, "head_dim": head_dim}
-        bad = {k: s for k, s in sizes.items() if not isinstance(s, int) or s < 1}
-        if bad:
-            raise ValueError(f"KVCache: sizes must be positive integers, got {bad}")
+        check_positive_int("KVCache", n_layer=n_layer, batch_size=batch_size, n_head=n_head,
+                           block_size=block_size, head_dim=head_dim)
         dtype = ganglion.float32 if dtype is None else dtype
         shape = (batch_size, n_head, block_size, head_dim)
         self.keys = [ganglion.zeros(*shape, dtype=dtype) for _ in range(n_layer)]

@@ -281,6 +281,8 @@ def test_errors_name_the_problem():
         GPT(10, 8, n_layer=0)
     with pytest.raises(ValueError, match=r"GPT: dropout .*\[0, 1\), got 1.0"):
         GPT(10, 8, dropout=1.0)
+    with pytest.raises(ValueError, match="KVCache: batch_size must be a positive int, got 0"):
+        model.new_kv_cache(0)
     with pytest.raises(ValueError, match="batch size 2"):
         with ganglion.no_grad():
             model(idx[:1], kv_cache=model.new_kv_cache(2))
