@@ -63,15 +63,28 @@ def length_penalty_factor(length, alpha: float) -> float:
 
 def _topk(x, k: int):
     """The k largest entries of each row of a 2-D tensor, best first, ties to the lower
-    index, as ``x.topk(k, dim=1)``; a linear-time partition instead of a full sort of every
-    row (the rows here hold beam_size x vocabulary candidates)."""
-    a = x.data
+    index, as ``ganglion.topk(x, k, dim=1)``; a linear-time partition instead of a full sort
+    of every row (the rows here hold beam_size x vocabulary candidates)."""
+    a = x.array
     xp = get_array_module(a)
+    if xp.isnan(a.max()):  # topk ranks NaN first; argpartition would rank it last
+        return tuple(ganglion.topk(x, k, dim=1))
     if k < a.shape[1]:
         part = xp.argpartition(-a, k - 1, axis=1)[:, :k]
+        vals = xp.take_along_axis(a, part, axis=1)
+        # argpartition keeps an arbitrary subset of the entries equal to the k-th value;
+        # where it left some out, reselect: the larger entries, then the first equal ones.
+        kth = vals.min(axis=1, keepdims=True)
+        rows = xp.nonzero((a == kth).sum(axis=1) > (vals == kth).sum(axis=1))[0]
+        if len(rows):
+            b, bk = a[rows], kth[rows]
+            gt, eq = b > bk, b == bk
+            keep = gt | (eq & (xp.cumsum(eq, axis=1) <= k - gt.sum(axis=1, keepdims=True)))
+            part[rows] = xp.nonzero(keep)[1].reshape(len(rows), k)
+            vals[rows] = xp.take_along_axis(b, part[rows], axis=1)
     else:
         part = xp.broadcast_to(xp.arange(a.shape[1]), a.shape)
-    vals = xp.take_along_axis(a, part, axis=1)
+        vals = a
     order = xp.lexsort((part, -vals), axis=1)  # value descending, then index ascending
     idx = xp.take_along_axis(part, order, axis=1).astype(xp.int64)
     return ganglion.as_tensor(xp.take_along_axis(vals, order, axis=1)), ganglion.as_tensor(idx)

@@ -9,8 +9,8 @@ import pytest
 import ganglion
 import ganglion.nn.functional as F
 from ganglion.models import Seq2SeqGRU, TransformerSeq2Seq
-from ganglion.models.decoding import (beam_search, greedy_search, length_penalty_factor,
-                                      strip_special)
+from ganglion.models.decoding import (_topk, beam_search, greedy_search,
+                                      length_penalty_factor, strip_special)
 from ganglion.models.seq2seq_attention import BahdanauAttention, LuongAttention
 
 PAD, BOS, EOS = 0, 1, 2
@@ -143,6 +143,22 @@ def test_beam_returns_sorted_hypotheses_with_true_scores():
         seq = strip_special(tokens[i, :1], EOS, PAD)[0] + [EOS]
         lp = _sequence_logprob(model, src[i:i + 1][:, :int((src[i] != PAD).sum())], seq)
         assert lp == pytest.approx(float(s[i, 0]), abs=1e-4)
+
+
+def test_topk_breaks_ties_at_the_boundary_to_the_lower_index():
+    # Many equal values straddle the k-th place (argpartition alone keeps an arbitrary subset
+    # of them), plus -inf rows as beam search has before its beams diverge.
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    a = rng.integers(-2, 2, size=(6, 40)).astype(np.float32)
+    a[0, ::2] = 1.0
+    a[1, 5:] = -np.inf
+    for k in (1, 5, 12, 39, 40):
+        vals, idx = _topk(ganglion.tensor(a), k)
+        want = np.argsort(-a, axis=1, kind="stable")[:, :k]  # value descending, index ascending
+        np.testing.assert_array_equal(idx.numpy(), want)
+        np.testing.assert_array_equal(vals.numpy(), torch.tensor(a).topk(k, dim=1).values)
+        assert vals.dtype == ganglion.float32 and idx.dtype == ganglion.int64
 
 
 def test_attention_weights_skip_padding():
