@@ -152,7 +152,9 @@ def test_recurrent_nodes_match_onnxruntime(op, direction):
     inits = {"W": r.normal(0, 0.5, (D, gates * H, I)).astype(np.float32),
              "R": r.normal(0, 0.5, (D, gates * H, H)).astype(np.float32),
              "B": r.normal(0, 0.2, (D, 2 * gates * H)).astype(np.float32)}
-    attrs = {"hidden_size": H, "direction": direction}
+    # the default activations spelled out, once per direction (torch's exporter omits them)
+    acts = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"], "RNN": ["Tanh"]}
+    attrs = {"hidden_size": H, "direction": direction, "activations": acts[op] * D}
     if op == "GRU":
         attrs["linear_before_reset"] = 1
     outs = ["Y", "Y_h"] + (["Y_c"] if op == "LSTM" else [])

@@ -29,7 +29,8 @@ def _to_torch_order(w, mode, hidden):
 
 def _check(op, mode, attrs, ins):
     acts = attrs.get("activations")
-    if mode in _DEFAULT_ACTS and acts is not None and list(acts) != _DEFAULT_ACTS[mode][
+    # a bidirectional node lists the forward direction's activations, then the reverse's
+    if mode in _DEFAULT_ACTS and acts is not None and list(acts) != (_DEFAULT_ACTS[mode] * 2)[
             :len(acts)]:
         unsupported(op, f"activations={acts}")
     if attrs.get("clip") is not None:
