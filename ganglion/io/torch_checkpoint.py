@@ -201,8 +201,6 @@ class _MappedFile:
 
 
 def _itemsize(stype):
-    if stype.dtype == "uint8":
-        return 1
     code, _ = dtype_spec(stype.dtype)  # raises for dtypes ganglion cannot hold
     return np.dtype(code).itemsize
 

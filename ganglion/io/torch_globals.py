@@ -159,12 +159,10 @@ class TorchGlobals:
         _need(not metadata, "tensor metadata is not supported")
         if isinstance(dtype, TorchDtype):
             self._used_dtypes.add(id(dtype))
-            name = dtype.name
         else:
             _need(isinstance(dtype, _dt.dtype),
                   f"_rebuild_tensor_v3's dtype is {reprlib.repr(dtype)}")
-            name = dtype.name
-        return self._make(storage, name, offset, size, stride, requires_grad)
+        return self._make(storage, dtype.name, offset, size, stride, requires_grad)
 
     def _parameter(self, data, requires_grad, backward_hooks):
         if self.dry:
