@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ganglion.onnx._deps import onnx, tensor_type
-from ganglion.onnx._trace import TraceError
+from ganglion.onnx._trace import TraceError, Value
 
 __all__ = ["Emitter"]
 
@@ -100,7 +100,7 @@ class Emitter:
 
     def operand(self, ev, a, dtype) -> str:
         """An elementwise operand (Value or Python number) as ONNX name of dtype ``dtype``."""
-        if hasattr(a, "index") and hasattr(a, "kind"):
+        if isinstance(a, Value):
             return self.cast(self.name(a, ev), a.dtype, dtype)
         return self.g.scalar(a, dtype)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ganglion.autograd.grad_mode import no_grad
-from ganglion.onnx._trace import Recorder, TraceError
+from ganglion.onnx._trace import Recorder, TraceError, Value
 from ganglion.tensor import Tensor
 
 __all__ = ["trace_model", "resize", "perturbed_inputs", "other_sizes", "check_same_structure",
@@ -120,8 +120,6 @@ def check_same_structure(runs):
 
 
 def _kind(a):
-    from ganglion.onnx._trace import Value  # noqa: PLC0415
-
     return ("v", a.index) if isinstance(a, Value) else "x"
 
 

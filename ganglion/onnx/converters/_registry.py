@@ -7,6 +7,8 @@ does not produce).
 """
 from __future__ import annotations
 
+from ganglion.onnx._trace import Value
+
 __all__ = ["CONVERTERS", "register", "is_value"]
 
 CONVERTERS: dict = {}
@@ -22,6 +24,4 @@ def register(*ops):
 
 
 def is_value(a) -> bool:
-    from ganglion.onnx._trace import Value  # noqa: PLC0415 - avoids a cycle at import
-
     return isinstance(a, Value)
