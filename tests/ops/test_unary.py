@@ -206,6 +206,20 @@ def test_special_keeps_float32_and_promotes_ints():
     assert _special.erf(np.array(0.5)).shape == ()
 
 
+def test_erf_float32_within_two_ulp_of_exact():
+    # the float32/float16 path is a separate rational fit: check it on a dense grid against
+    # torch's float64 erf rounded to float32 (the bound it documents is 1.6 ulp)
+    x = np.concatenate([np.linspace(-5, 5, 200_001), np.logspace(-38, 0.7, 2001)])
+    x = np.concatenate([x, -x]).astype(np.float32)
+    exact = torch.erf(torch.from_numpy(x.astype(np.float64))).numpy()
+    ulp = np.spacing(np.abs(exact.astype(np.float32))).astype(np.float64)
+    err = np.abs(_special.erf(x).astype(np.float64) - exact) / ulp
+    assert err.max() <= 2.0, f"erf float32: {err.max():.2f} ulp at x={x[err.argmax()]!r}"
+    x16 = np.linspace(-5, 5, 4001).astype(np.float16)
+    exact16 = torch.erf(torch.from_numpy(x16.astype(np.float64))).numpy()
+    np.testing.assert_array_equal(_special.erf(x16), exact16.astype(np.float16))
+
+
 @pytest.mark.parametrize("name", ["exp", "sigmoid", "tanh", "abs", "floor", "erf", "round",
                                   "nan_to_num", "logit", "square", "sign"])
 def test_inplace_variants_match_torch(name):
