@@ -47,8 +47,9 @@ class LSTMForecaster(nn.Module):
     def forward(self, window):
         if window.dim() != 3 or window.shape[-1] != self.input_size:
             raise ValueError(f"LSTMForecaster: expected a window of shape (N, L, "
-                             f"{self.input_size}) (batch, time, features), got {tuple(window.shape)}; "
-                             f"add a batch axis with window.unsqueeze(0) for one window")
+                             f"{self.input_size}) (batch, time, features), got "
+                             f"{tuple(window.shape)}; add a batch axis with "
+                             f"window.unsqueeze(0) for one window")
         _, (h, _) = self.lstm(window)
         out = self.head(self.drop(h[-1]))
         return out.reshape(window.shape[0], self.horizon, self.input_size)
@@ -60,6 +61,9 @@ class LSTMForecaster(nn.Module):
         if history.dim() != 2 or history.shape[-1] != self.input_size:
             raise ValueError(f"LSTMForecaster.forecast: expected history of shape (L, "
                              f"{self.input_size}), got {tuple(history.shape)}")
+        if steps < 1:
+            raise ValueError(f"LSTMForecaster.forecast: steps (how many future steps to "
+                             f"predict) must be >= 1, got {steps}")
         was_training = self.training
         self.eval()
         window, preds, made = history.unsqueeze(0), [], 0
