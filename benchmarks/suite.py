@@ -96,7 +96,7 @@ def _repeats(fns, budget_s: float, lo: int, hi: int) -> int:
 def _timed_pair(fns, budget_s, lo, hi):
     n = _repeats(fns, budget_s, lo, hi)
     rounds = 3 if n >= 6 else 1
-    return bench_rnn._time(fns, n, rounds=rounds), n - n % rounds if rounds > 1 else n
+    return bench_rnn._time(fns, n, rounds=rounds), n - n % rounds  # steps timed per library
 
 
 def bench_steps(wids, gemm, budget_s, log, mode="train"):

@@ -204,6 +204,5 @@ def pair(wid: str):
     import ganglion  # noqa: PLC0415
 
     g, t = build(wid, ganglion), build(wid, torch)
-    bench_rnn.torch = torch  # _copy reads the module-level name
     bench_rnn._copy(g.modules, t.modules)
     return g, t
