@@ -312,7 +312,7 @@ def _placer(map_location):
             moved = fn(t, location)
             if moved is not None:
                 return moved.requires_grad_(True) if requires_grad else moved
-        dev = fixed or mapping.get(location) or _device(location)
+        dev = fixed or mapping.get(location) or _saved_device(location)
         if dev.type == "cuda":
             if not cuda_is_available():
                 raise RuntimeError(
@@ -323,6 +323,14 @@ def _placer(map_location):
         return t.requires_grad_(True) if requires_grad else t
 
     return place
+
+
+def _saved_device(location):
+    try:
+        return _device(location)
+    except ValueError:  # the file's location string, e.g. a torch file saved on 'mps'
+        raise CheckpointError(f"load: a tensor was saved on device {location!r}, which "
+                              f"ganglion does not have; pass map_location='cpu'.") from None
 
 
 def _source(f, mmap, who):

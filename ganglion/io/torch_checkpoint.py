@@ -30,7 +30,7 @@ import numpy as np
 
 from ganglion.io.errors import CheckpointError
 from ganglion.io.torch_globals import StorageType, TorchGlobals
-from ganglion.io.torch_pickle import run
+from ganglion.io.torch_pickle import PassThrough, run
 from ganglion.io.torch_storage import Storage, StorageView, dtype_spec
 
 __all__ = ["load_torch", "sniff"]
@@ -86,6 +86,8 @@ def load_torch(source, kind, place, mmap, where, who="load"):
         what = "a zip archive" if kind == "zip" else "a pickle file"
         raise CheckpointError(f"{who}: {where} is {what} but not a loadable torch checkpoint: "
                               f"{e}") from None
+    except PassThrough as e:  # placing a tensor failed (map_location, no CUDA)
+        raise e.error from None
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except Exception as e:  # noqa: BLE001 - zipfile/zlib/struct report damage in many ways

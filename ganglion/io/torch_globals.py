@@ -23,7 +23,7 @@ from collections import Counter, OrderedDict
 from ganglion.backend import dtypes as _dt
 from ganglion.backend.device import device as _device
 from ganglion.io.errors import CheckpointError
-from ganglion.io.torch_pickle import SafeGlobal, refuse_global
+from ganglion.io.torch_pickle import PassThrough, SafeGlobal, refuse_global
 from ganglion.io.torch_storage import STORAGE_DTYPES, tensor_view
 from ganglion.tensor import Size, Tensor
 
@@ -143,7 +143,12 @@ class TorchGlobals:
         _need(isinstance(requires_grad, bool), f"requires_grad is {reprlib.repr(requires_grad)}")
         arr = tensor_view(storage, dtype, offset, tuple(size) if isinstance(size, Size)
                           else size, stride)
-        return self.place(arr, storage.location, requires_grad)
+        _need(not requires_grad or arr.dtype.kind == "f",
+              f"a {arr.dtype} tensor requires grad (only floating point tensors can)")
+        try:
+            return self.place(arr, storage.location, requires_grad)
+        except Exception as e:  # noqa: BLE001 - map_location's errors are the caller's
+            raise PassThrough(e) from None
 
     def _tensor_v1(self, storage, offset, size, stride):
         return self._make(storage, None, offset, size, stride, False)

@@ -27,7 +27,7 @@ from collections import Counter, OrderedDict
 
 from ganglion.io.errors import CheckpointError
 
-__all__ = ["run", "SafeGlobal", "refuse_global"]
+__all__ = ["run", "SafeGlobal", "PassThrough", "refuse_global"]
 
 _U8, _U16, _I32, _U32, _U64, _F64 = (struct.Struct(f) for f in
                                      ("<B", "<H", "<i", "<I", "<Q", ">d"))
@@ -53,6 +53,15 @@ _HOW_TO_FIX = ("only tensors, storages, dtypes, torch.Size/device and plain cont
                "allowed (what torch.load(weights_only=True) allows); if you trust the file, "
                "load it in torch and re-save model.state_dict() with torch.save or "
                "safetensors.torch.save_file")
+
+
+class PassThrough(Exception):
+    """Raised by a caller's function to leave the VM with ``.error`` unchanged: an error
+    that is not the file's fault (a map_location callable's, CUDA being unavailable)."""
+
+    def __init__(self, error):
+        super().__init__(error)
+        self.error = error
 
 
 class SafeGlobal:
@@ -116,7 +125,7 @@ def run(data, pos: int, find_global, persistent_load):
     vm = _VM(_Reader(data, pos), find_global, persistent_load)
     try:
         return vm.execute(), vm.r.pos
-    except CheckpointError:
+    except (CheckpointError, PassThrough):
         raise
     except RecursionError:  # a pathological structure (a container nested in itself)
         raise CheckpointError(f"the pickle stream nests containers too deeply (at byte "

@@ -287,3 +287,28 @@ def test_legacy_tar_layout_is_refused(tmp_path):
         tar.addfile(info, io.BytesIO(b"abc"))
     with pytest.raises(CheckpointError, match="pre-1.0 tar format"):
         load(path)
+
+
+def test_placement_errors_are_the_callers_not_the_files(tmp_path):
+    # a map_location or device problem is raised as itself, not as a damaged file
+    path = _save({"w": torch.ones(2)}, tmp_path / "w.pt")
+
+    def broken(tensor, location):
+        raise ZeroDivisionError("inside map_location")
+
+    with pytest.raises(ZeroDivisionError, match="inside map_location"):
+        load(path, map_location=broken)
+    if not ganglion.cuda.is_available():
+        with pytest.raises(RuntimeError, match="map_location='cpu'") as info:
+            load(path, map_location={"cpu": "cuda:0"})
+        assert not isinstance(info.value, CheckpointError)
+    # a file saved on a device ganglion lacks (torch on a Mac: 'mps') needs map_location
+    mps = tmp_path / "mps.pt"
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(mps, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            zout.writestr(info, data.replace(b"cpu", b"mps") if
+                          info.filename.endswith("/data.pkl") else data)
+    with pytest.raises(CheckpointError, match=r"saved on device 'mps'.*map_location='cpu'"):
+        load(mps)
+    assert load(mps, map_location="cpu")["w"].tolist() == [1.0, 1.0]
