@@ -63,6 +63,14 @@ def machine(threads: int) -> dict:
         versions["torch"] = torch.__version__
     except ImportError:
         versions["torch"] = "not installed"
+    from ganglion.backend import jit  # noqa: PLC0415
+
+    if jit.enabled():
+        import numba  # noqa: PLC0415
+
+        versions["numba"] = f"{numba.__version__} (compiled kernels on)"
+    else:
+        versions["numba"] = "off (NumPy paths)"
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -101,7 +109,7 @@ def markdown(res: dict) -> str:
              f"- Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
              f"- NumPy BLAS: {m['blas']}",
              f"- Threads: {m['threads']} for both (torch.set_num_threads; NumPy's BLAS via "
-             "threadpoolctl; ganglion's optimizer threads)",
+             "ganglion.set_num_threads: BLAS, compiled numba kernels, optimizer threads)",
              f"- Load average (1/5/15 min) at start: {m['load_start']}, at end: "
              f"{res.get('load_end', '?')}" + (" -- the machine was shared with other jobs: "
                                               "absolute times are noisy, the side-by-side "

@@ -40,7 +40,6 @@ from benchmarks import workloads as W  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 OPS = ["add", "mul_scalar", "exp", "relu", "sigmoid", "mean_keepdim", "reshape", "matmul",
        "getitem", "softmax"]
-_limits = []  # the live threadpoolctl limiter (kept referenced for the process lifetime)
 
 
 def load_lib(name: str):
@@ -54,14 +53,11 @@ def load_lib(name: str):
 
 
 def set_threads(n: int) -> None:
-    """The same thread count for torch's intra-op pool, NumPy's BLAS and ganglion's optimizer
-    threads."""
-    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+    """The same thread count for torch's intra-op pool and ganglion's pools (BLAS, compiled
+    kernels, optimizer threads: ``ganglion.set_num_threads``)."""
+    import ganglion  # noqa: PLC0415
 
-    from ganglion.optim import _fused  # noqa: PLC0415
-
-    _limits.append(threadpool_limits(limits=n, user_api="blas"))
-    _fused.NUM_THREADS = n
+    ganglion.set_num_threads(n)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(n)
 

@@ -20,6 +20,7 @@ from ganglion.backend.dtypes import (bool, double, dtype, float, float16, float3
                                      long, promote_types, set_default_dtype, short, uint8)
 from ganglion.backend.random import (Generator, default_generator, get_rng_state, initial_seed,
                                      manual_seed, seed, set_rng_state)
+from ganglion.backend.threads import get_num_threads, set_num_threads  # noqa: E402,F401
 from ganglion.tensor import Size, Tensor
 from ganglion.ops.arith import *  # noqa: F401,F403,E402
 from ganglion.ops.compare import *  # noqa: F401,F403,E402
