@@ -67,11 +67,13 @@ class LSTMForecaster(nn.Module):
         was_training = self.training
         self.eval()
         window, preds, made = history.unsqueeze(0), [], 0
-        with ganglion.no_grad():
-            while made < steps:
-                step = self(window)  # (1, horizon, F)
-                preds.append(step[0])
-                made += self.horizon
-                window = ganglion.cat([window, step], dim=1)[:, step.shape[1]:]
-        self.train(was_training)
+        try:  # the flag comes back even when a step raises
+            with ganglion.no_grad():
+                while made < steps:
+                    step = self(window)  # (1, horizon, F)
+                    preds.append(step[0])
+                    made += self.horizon
+                    window = ganglion.cat([window, step], dim=1)[:, step.shape[1]:]
+        finally:
+            self.train(was_training)
         return ganglion.cat(preds, dim=0)[:steps]

@@ -36,12 +36,14 @@ def predict_text_classifier(model, batches) -> np.ndarray:
     was_training, device = model.training, _device(model)
     model.eval()
     preds = np.empty(len(batches.lengths), dtype=np.int64)
-    with ganglion.no_grad():
-        for index in batches.index_batches():
-            ids, mask, _ = batches.collate(index)
-            logits = model(ids.to(device), attention_mask=mask.to(device))
-            preds[index] = logits.argmax(1).cpu().numpy()
-    model.train(was_training)
+    try:  # the flag comes back even when a batch raises
+        with ganglion.no_grad():
+            for index in batches.index_batches():
+                ids, mask, _ = batches.collate(index)
+                logits = model(ids.to(device), attention_mask=mask.to(device))
+                preds[index] = logits.argmax(1).cpu().numpy()
+    finally:
+        model.train(was_training)
     return preds
 
 

@@ -23,3 +23,15 @@ def test_airline_beats_seasonal_naive():
     assert result["losses"][-1] < 0.5 * result["losses"][0]
     assert np.isfinite(result["rmse"])
     assert result["rmse"] < result["baseline_rmse"]
+
+
+def test_forecast_restores_training_flag_when_a_step_raises(monkeypatch):
+    model = LSTMForecaster(2, 8, horizon=3)
+
+    def broken(window):
+        raise RuntimeError("step failed")
+
+    monkeypatch.setattr(model, "forward", broken)
+    with pytest.raises(RuntimeError, match="step failed"):
+        model.forecast(ganglion.randn(10, 2), 4)
+    assert model.training
