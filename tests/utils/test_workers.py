@@ -142,7 +142,10 @@ def test_iterator_in_reference_cycle_shuts_down_on_gc():
     gc.collect()
     for w in workers:
         w.join(timeout=5)
-    assert time.monotonic() - start < 2 and all(w.exitcode == 0 for w in workers)
+    # a clean exit comes from the done event (workers poll it every 0.2 s); the fallback
+    # terminates them after MP_STATUS_CHECK_INTERVAL = 5 s with exitcode -15. The bound sits
+    # under that fallback and far above 0.2 s, so a loaded machine does not fail it.
+    assert time.monotonic() - start < 4.5 and all(w.exitcode == 0 for w in workers)
 
 
 def test_augmentations_in_workers_reproducible_from_generator():
