@@ -12,6 +12,11 @@ Backward uses the closed form dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxh
 With ``create_graph=False`` it runs on raw arrays (fast); under ``create_graph=True`` the same
 formula is written with Tensor ops from the saved input, so gradients of gradients are exact.
 
+Batch norm (``(N, C, S)``, axes (0, 2)) and layer/RMS norm (``(M, D)``, axis 1) on float32/64
+C-contiguous NumPy arrays run compiled multi-core kernels (``norm_jit``) when
+``ganglion.backend.jit`` is on: they save the input and per-channel (per-row) statistics
+instead of a full-size ``xhat``, and touch the data two times each way where NumPy needs nine.
+
 Example:
     >>> import ganglion
     >>> from ganglion.ops.norm_fused import NormSpec, Normalize
@@ -28,6 +33,7 @@ import numpy as np
 from ganglion.autograd import function as _fn
 from ganglion.autograd.function import Op
 from ganglion.autograd.grad_mode import STATE
+from ganglion.backend import jit
 from ganglion.backend.device import get_array_module
 
 __all__ = ["NormSpec", "Normalize", "NormEval"]
@@ -44,7 +50,8 @@ class NormSpec:
         rms: RMS norm: no mean subtraction.
     """
 
-    __slots__ = ("vshape", "axes", "wshape", "eps", "rms", "n", "waxes", "fold", "sub", "wsub")
+    __slots__ = ("vshape", "axes", "wshape", "eps", "rms", "n", "waxes", "fold", "sub", "wsub",
+                 "kind")
 
     def __init__(self, vshape, axes, wshape, eps, rms=False):
         self.vshape, self.axes, self.wshape = tuple(vshape), tuple(axes), tuple(wshape)
@@ -57,6 +64,10 @@ class NormSpec:
         self.fold = set(self.axes) <= set(self.waxes)
         self.sub = _subscripts(len(self.vshape), self.axes)
         self.wsub = _subscripts(len(self.vshape), self.waxes)
+        # which compiled kernel family fits this view (None: NumPy only)
+        nd = len(self.vshape)
+        self.kind = ("bn" if nd == 3 and self.axes == (0, 2) and not rms else
+                     "rows" if nd == 2 and self.axes == (1,) else None)
 
 
 def _subscripts(ndim, axes):
@@ -91,8 +102,12 @@ class Normalize(Op):
     running_var arrays (updated in place) and momentum.
     """
 
+    stats = None  # (mean, rstd) when the compiled forward ran (it saves no xhat)
+
     @staticmethod
     def forward(ctx, x, w, b, spec, rm=None, rv=None, momentum=0.1):
+        if spec.kind is not None and _jit_ok(x, w, b):
+            return _jit_forward(ctx, x, w, b, spec, rm, rv, momentum)
         # Fresh full-size arrays cost page faults on every call: the forward allocates two
         # (xhat, kept for backward, and the output) and works in place otherwise.
         xp = get_array_module(x)
@@ -127,8 +142,95 @@ class Normalize(Op):
         nig = ctx.needs_input_grad
         if STATE.enabled:  # create_graph=True: differentiable Tensor formula
             return _graph_backward(ctx.spec, g, x, w, nig, ctx.bshape)
-        return _array_backward(ctx.spec, g.array, x.array, None if w is None else w.array,
-                               xhat.array, rstd.array, nig, ctx.bshape)
+        wa = None if w is None else w.array
+        if ctx.stats is not None:
+            if _jit_ok(x.array, wa, None):
+                return _jit_backward(ctx.spec, g.array, x.array, wa, ctx.stats, nig, ctx.bshape)
+            xhat, rstd = _xhat_from_stats(ctx.spec, x.array, ctx.stats)  # kernels turned off
+        else:
+            xhat, rstd = xhat.array, rstd.array
+        return _array_backward(ctx.spec, g.array, x.array, wa, xhat, rstd, nig, ctx.bshape)
+
+
+def _jit_ok(x, w, b):
+    """The compiled kernels take this call: float32/64 C-contiguous non-empty NumPy arrays."""
+    return (x.dtype in _JIT_DTYPES and x.size and x.flags.c_contiguous
+            and jit.enabled_for(x, *(a for a in (w, b) if a is not None)))
+
+
+_JIT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _stat_shape(spec):
+    """Where per-channel (bn) or per-row (rows) statistics broadcast against ``vshape``."""
+    return (1, spec.vshape[1], 1) if spec.kind == "bn" else (spec.vshape[0], 1)
+
+
+def _xhat_from_stats(spec, x, stats):
+    """(xhat, rstd) in the NumPy backward's form, from a compiled forward's statistics."""
+    mean, rstd = (a.astype(x.dtype).reshape(_stat_shape(spec)) for a in stats)
+    return (x.reshape(spec.vshape) - mean) * rstd, rstd
+
+
+def _vec(a, d, fill, dtype):
+    return np.full(d, fill, dtype) if a is None else a.reshape(d)
+
+
+def _jit_forward(ctx, x, w, b, spec, rm, rv, momentum):
+    from ganglion.ops import norm_jit  # noqa: PLC0415 - numba only once kernels are on
+
+    dt = x.dtype
+    xv = x.reshape(spec.vshape)
+    if spec.kind == "rows":
+        d = spec.vshape[1]
+        y, mean, rstd = norm_jit.rows_forward(xv, _vec(w, d, 1, dt), _vec(b, d, 0, dt),
+                                              spec.eps, spec.rms)
+    else:
+        c = spec.vshape[1]
+        mean, var = norm_jit.channel_stats(xv)
+        if rm is not None or rv is not None:
+            _update_running(rm, rv, mean, var, spec.n, momentum)
+        rstd = 1.0 / np.sqrt(var + spec.eps)
+        scale = rstd if w is None else rstd * w.reshape(c)
+        shift = np.zeros(c, dt) if b is None else b.reshape(c)
+        y = norm_jit.channel_affine(xv, mean.astype(dt), scale.astype(dt), shift)
+    ctx.spec, ctx.bshape, ctx.stats = spec, None if b is None else b.shape, (mean, rstd)
+    ctx.save_for_backward(x, w, None, None)
+    return y.reshape(x.shape)
+
+
+def _jit_backward(spec, g, x, w, stats, nig, bshape):
+    """The gradients of :func:`_jit_forward`'s result, two passes over the data."""
+    from ganglion.ops import norm_jit  # noqa: PLC0415
+
+    dt = x.dtype
+    gv = np.ascontiguousarray(g, dtype=dt).reshape(spec.vshape)
+    xv = x.reshape(spec.vshape)
+    mean, rstd = stats
+    # gradients are allocated in their final shapes: the engine copies a reshaped view again
+    # when it becomes a leaf's .grad
+    gx = np.empty(x.shape, dt)
+    if spec.kind == "rows":
+        d = spec.vshape[1]
+        gw, gb = norm_jit.rows_backward(gv, xv, _vec(w, d, 1, dt), mean, rstd, spec.rms,
+                                        gx.reshape(spec.vshape))
+    else:
+        c, n = spec.vshape[1], spec.n
+        sg, sgx = norm_jit.channel_moments(gv, np.zeros(c), xv, mean)
+        gw, gb = rstd * sgx, sg  # sum(g * xhat), sum(g)
+        k = rstd if w is None else rstd * w.reshape(c)
+        if nig[0]:  # dx = k (g - sum(g) / n - xhat sum(g xhat) / n)
+            norm_jit.channel_dx(gv, k.astype(dt), xv, mean.astype(dt),
+                                (-k * rstd * gw / n).astype(dt), (-k * sg / n).astype(dt),
+                                gx.reshape(spec.vshape))
+    gx = _fn._new_tensor(gx) if nig[0] else None
+    gw = _fn._new_tensor(_shaped(gw.astype(dt), w.shape)) if nig[1] else None
+    gb = _fn._new_tensor(_shaped(gb.astype(dt), bshape)) if len(nig) > 2 and nig[2] else None
+    return gx, gw, gb
+
+
+def _shaped(a, shape):
+    return a if a.shape == shape else a.reshape(shape)
 
 
 def _array_backward(spec, g, x, w, xhat, rstd, nig, bshape):
@@ -199,11 +301,18 @@ class NormEval(Op):
     def forward(ctx, x, w, b, spec, mean, inv):
         xv = x.reshape(spec.vshape)
         scale = inv if w is None else inv * w.reshape(spec.wshape)
-        shift = -mean * scale
-        if b is not None:
-            shift = shift + b.reshape(spec.wshape)
-        y = xv * scale
-        y += shift
+        if len(spec.vshape) == 3 and _jit_ok(x, w, b):  # one pass over the data
+            from ganglion.ops import norm_jit  # noqa: PLC0415
+
+            c = spec.vshape[1]
+            shift = np.zeros(c, x.dtype) if b is None else b.reshape(c)
+            y = norm_jit.channel_affine(xv, mean.reshape(c), scale.reshape(c), shift)
+        else:
+            shift = -mean * scale
+            if b is not None:
+                shift = shift + b.reshape(spec.wshape)
+            y = xv * scale
+            y += shift
         ctx.spec, ctx.mean, ctx.inv = spec, mean, inv
         ctx.bshape = None if b is None else b.shape
         ctx.save_for_backward(x, w)
