@@ -1,12 +1,14 @@
 """Optimizer step time: ganglion vs torch.optim, side by side in one process.
 
-Parameters have W1's shapes (MLP 784-1024-1024-10: 1.86 M float32 values) plus W6's (MLP
+Parameters have W1's shapes (MLP 784-1024-1024-10: 1.86 M float32 values), W5's (a 4-layer
+Transformer encoder LM, d 256, vocab 8000: 7.3 M values in 53 tensors) and W6's (MLP
 64-64-64-10, where per-call overhead dominates). Each optimizer step is timed with fresh
 random gradients set beforehand; the figure is the median over repeats, ganglion's and
-torch's repeats interleaved so that load on this shared machine hits both alike.
+torch's repeats interleaved so that load on this shared machine hits both alike. ganglion runs
+its compiled kernels where it has them (``--jit 0``: its NumPy kernels only).
 
-Run: python benchmarks/bench_optim.py [--threads N]   (N: torch intra-op threads and
-ganglion's optimizer threads; default: the machine's cores)
+Run: python benchmarks/bench_optim.py [--threads N] [--jit 0|1]   (N: threads for both
+libraries, set with ganglion.set_num_threads and torch.set_num_threads; default: the cores)
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import numpy as np
 
 import ganglion
 from ganglion import optim
-from ganglion.optim import _fused
+from ganglion.backend import jit
 
 try:
     import torch
@@ -27,7 +29,10 @@ except ImportError:  # the benchmark still reports ganglion's own figures
 
 W1 = [(1024, 784), (1024,), (1024, 1024), (1024,), (10, 1024), (10,)]
 W6 = [(64, 64), (64,), (64, 64), (64,), (10, 64), (10,)]
-REPEATS = {"W1": 40, "W6": 400}
+_LAYER = [(768, 256), (768,), (256, 256), (256,), (1024, 256), (1024,), (256, 1024), (256,),
+          (256,), (256,), (256,), (256,)]
+W5 = [(8000, 256)] + _LAYER * 4 + [(256,), (256,), (8000, 256), (8000,)]
+REPEATS = {"W1": 40, "W5": 15, "W6": 400}
 
 CASES = [  # (label, ganglion factory, torch factory)
     ("Adam", lambda p: optim.Adam(p, lr=1e-3),
@@ -87,15 +92,19 @@ def bench(shapes, make_g, make_t, repeats):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--jit", type=int, default=1, choices=(0, 1))
     args = parser.parse_args()
     if args.threads:
-        _fused.NUM_THREADS = args.threads
+        ganglion.set_num_threads(args.threads)
         if torch is not None:
             torch.set_num_threads(args.threads)
+    if not args.jit and jit.enabled():
+        jit.set_enabled(False)
     n_torch = torch.get_num_threads() if torch is not None else 0
-    print(f"ganglion optimizer threads: {_fused.NUM_THREADS}, torch threads: {n_torch}")
+    print(f"ganglion threads: {ganglion.get_num_threads()}, compiled kernels: {jit.enabled()}, "
+          f"torch threads: {n_torch}")
     print(f"{'workload':5} {'optimizer':32} {'ganglion ms':>12} {'torch ms':>10} {'ratio':>7}")
-    for wl, shapes in (("W1", W1), ("W6", W6)):
+    for wl, shapes in (("W1", W1), ("W5", W5), ("W6", W6)):
         for label, make_g, make_t in CASES:
             g_ms, t_ms = bench(shapes, make_g, make_t, REPEATS[wl])
             print(f"{wl:5} {label:32} {g_ms:12.3f} {t_ms:10.3f} {g_ms / t_ms:7.2f}")

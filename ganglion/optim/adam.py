@@ -2,12 +2,14 @@
 
 ``Adam`` validates its options and keeps torch's lazy per-parameter state (``step``,
 ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq`` with amsgrad); ``adam`` is the pure functional
-update (torch's ``torch.optim.adam.adam``), fused to 12 NumPy passes per parameter.
+update (torch's ``torch.optim.adam.adam``): one compiled pass over each parameter on all cores
+(``_fused_jit``) where numba runs, else 12 NumPy passes per parameter (``_adam_kernel``).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ganglion.backend import jit
 from ganglion.optim import _fused as _f
 from ganglion.optim.optimizer import (Optimizer, as_float, check_betas, check_fused, check_lr,
                                       check_nonneg)
@@ -109,6 +111,17 @@ def _adam_kernel(p, g, m, v, vmax, *, beta1, beta2, weight_decay, maximize, deca
     p += t
 
 
+def _jit_ready(arrays) -> bool:
+    """The compiled kernel takes these: NumPy float32/float64 arrays of one dtype and size,
+    all C-contiguous (a broadcast or transposed gradient takes the NumPy kernel)."""
+    p = arrays[0]
+    dt = p.dtype
+    if type(p) is not np.ndarray or dt not in (np.float32, np.float64):
+        return False
+    return all(a is None or (type(a) is np.ndarray and a.dtype == dt and a.size == p.size
+                             and a.flags.c_contiguous) for a in arrays)
+
+
 def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, foreach=None,
          capturable=False, differentiable=False, fused=None, grad_scale=None, found_inf=None,
          has_complex=False, decoupled_weight_decay=False, *, amsgrad, beta1, beta2, lr,
@@ -135,17 +148,26 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, for
     wd = 0.0 if decoupled_weight_decay else weight_decay
     decay = 1.0 - lr * weight_decay if decoupled_weight_decay else 1.0
     jobs = []
+    use_jit = jit.enabled()
     for i, p in enumerate(params):
         s = state_steps[i].array
         s += 1
         k = float(s)
+        vmax = max_exp_avg_sqs[i].array if amsgrad else None
+        arrays = (p.array, grads[i].array, exp_avgs[i].array, exp_avg_sqs[i].array, vmax)
+        if use_jit and _jit_ready(arrays):
+            from ganglion.optim import _fused_jit  # noqa: PLC0415 - numba only when used
+
+            sc = _fused_jit.adam_scalars(p.array.dtype, lr=lr, beta1=beta1, beta2=beta2,
+                                         eps=eps, weight_decay=wd, decay=decay, step=k)
+            _fused_jit.adam(*arrays, sc, maximize=maximize)
+            continue
         bc2_sqrt = (1.0 - beta2 ** k) ** 0.5
         kw = {"beta1": beta1, "beta2": beta2, "weight_decay": wd, "maximize": maximize,
               "decay": decay, "eps_s": eps * bc2_sqrt,
               "step_s": -(lr / (1.0 - beta1 ** k)) * bc2_sqrt}
-        vmax = max_exp_avg_sqs[i].array if amsgrad else None
-        jobs.append(((p.array, grads[i].array, exp_avgs[i].array, exp_avg_sqs[i].array, vmax),
-                     kw))
-    _f.launch(_adam_kernel, jobs)
+        jobs.append((arrays, kw))
+    if jobs:
+        _f.launch(_adam_kernel, jobs)
     for p in params:
         p._vc[0] += 1

@@ -7,7 +7,7 @@ import pytest
 
 import ganglion
 from ganglion import optim
-from ganglion.optim import _fused
+from ganglion.optim import _fused, _fused_jit
 
 torch = pytest.importorskip("torch")
 
@@ -90,7 +90,7 @@ def _assert_state_close(gopt, topt, gp, tp, dtype):
 
 @pytest.mark.parametrize("name,kwargs", CASES, ids=IDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_trajectory_matches_torch(name, kwargs, dtype):
+def test_trajectory_matches_torch(name, kwargs, dtype, jit_mode):
     init, grads = _data(dtype)
     gp, tp, gopt, topt = _pair(name, kwargs, init)
     for k, gs in enumerate(grads):
@@ -102,12 +102,18 @@ def test_trajectory_matches_torch(name, kwargs, dtype):
 
 
 @pytest.mark.parametrize("name,kwargs", CASES[1::3], ids=IDS[1::3])
-def test_split_and_threaded_kernels_match_torch(name, kwargs, monkeypatch):
-    # Force the multi-threaded path (pieces of 7 elements over 3 threads) on small arrays.
+def test_split_and_threaded_kernels_match_torch(name, kwargs, monkeypatch, jit_mode):
+    # Force the multi-threaded paths on small arrays: NumPy kernels in pieces of 7 elements
+    # over 3 threads; compiled kernels in parallel (the 20100-element array spans 3 blocks).
     monkeypatch.setattr(_fused, "NUM_THREADS", 3)
     monkeypatch.setattr(_fused, "PARALLEL_MIN", 0)
     monkeypatch.setattr(_fused, "CHUNK", 7)
-    init, grads = _data(np.float32, steps=30, shapes=[(9, 5), (13,), (), (2, 3, 4)])
+    monkeypatch.setattr(_fused_jit, "PARALLEL_MIN", 0)
+    init, grads = _data(np.float32, steps=30, shapes=[(9, 5), (13,), (), (2, 3, 4), (100, 201)])
+    _run_and_compare(name, kwargs, init, grads)
+
+
+def _run_and_compare(name, kwargs, init, grads):
     gp, tp, gopt, topt = _pair(name, kwargs, init)
     for gs in grads:
         _set_grads(gp, tp, gs)
@@ -115,6 +121,7 @@ def test_split_and_threaded_kernels_match_torch(name, kwargs, monkeypatch):
         topt.step()
     _assert_close(gp, tp, np.float32)
     _assert_state_close(gopt, topt, gp, tp, np.float32)
+    return gp
 
 
 def test_non_contiguous_parameter_matches_torch():
@@ -403,3 +410,17 @@ def test_tensor_lr_is_accepted():
     p.grad = ganglion.ones(2)
     opt.step()
     np.testing.assert_allclose(p.array, [0.9, 0.9], rtol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs", [dict(amsgrad=True), dict(weight_decay=0.1, maximize=True),
+                                    dict(weight_decay=0.1, decoupled_weight_decay=True)])
+def test_adam_nan_and_inf_propagate_as_torch(kwargs, jit_mode):
+    # a NaN or inf gradient entry poisons its own elements (amsgrad's running max keeps the
+    # NaN, as torch.maximum does) and no other
+    init, grads = _data(np.float32, steps=6, shapes=[(7, 3)])
+    grads[2][0][1, 1] = np.nan
+    grads[3][0][4, 2] = np.inf
+    grads[4][0][0, 0] = -np.inf
+    with np.errstate(invalid="ignore"):
+        gp = _run_and_compare("Adam", dict(lr=0.01, **kwargs), init, grads)
+    assert np.isnan(gp[0].array[1, 1]) and np.isfinite(gp[0].array[6]).all()
