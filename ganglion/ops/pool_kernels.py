@@ -9,7 +9,9 @@
   every ``interpolate`` mode) and their adjoint, one dense GEMM per axis.
 
 Windows are reduced with one vectorised pass per kernel tap (k_h * k_w passes for max, k_h + k_w
-for the separable average), never with a loop over pixels or batch items.
+for the separable average), never with a loop over pixels or batch items. With compiled kernels
+on (``ganglion.backend.jit``), float 1-D/2-D max and average pooling and the scatter of their
+gradients run in ``pool_jit`` instead: one pass, planes in parallel.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import functools
 import numpy as np
 
 from ganglion.autograd.function import Op
+from ganglion.backend import jit
 from ganglion.backend.device import get_array_module
 
 __all__ = ["MaxPool", "AdaptiveMaxPool", "IndexScatter", "IndexGather", "AvgPool", "AvgPoolT",
@@ -109,31 +112,18 @@ class MaxPool(Op):
 
     @staticmethod
     def forward(ctx, x, ksize, stride, pads, dilation, out_sp):
-        xp = get_array_module(x)
-        sp = x.shape[2:]
-        xpad = pad_array(xp, x, pads, _low_value(x.dtype))
-        pstr = np.cumprod((1,) + sp[:0:-1])[::-1]  # plane strides of the unpadded input
-        grids = np.meshgrid(*[np.arange(o) for o in out_sp], indexing="ij", sparse=True)
-        base = sum((g * s - lo) * st for g, s, (lo, _), st in zip(grids, stride, pads, pstr))
-        taps = []
-        for tap in np.ndindex(*ksize):
-            pos = [g * s - lo + t * d for g, s, (lo, _), t, d in
-                   zip(grids, stride, pads, tap, dilation)]
-            inb = None
-            if any(lo or hi for lo, hi in pads):
-                inb = functools.reduce(np.logical_and, [(p >= 0) & (p < n)
-                                                        for p, n in zip(pos, sp)])
-                inb = None if inb.all() else xp.asarray(inb)
-            off = int(sum(t * d * st for t, d, st in zip(tap, dilation, pstr)))
-            taps.append((xpad[_tap_slices(tap, dilation, stride, out_sp)], off, inb))
-        out, ix = max_over_taps(xp, taps)
-        ix += xp.asarray(base)
-        ctx.idx = ix
         ctx.x_shape = x.shape
         ctx.save_for_backward(x)
         # disjoint windows: every input element is the argmax of at most one window
         ctx.disjoint = all(k == 1 or s >= d * (k - 1) + 1 for k, s, d in
                            zip(ksize, stride, dilation))
+        if _compiled(x, len(ksize)):
+            from ganglion.ops import pool_jit  # noqa: PLC0415
+
+            out, ix = pool_jit.max_pool(x, ksize, stride, pads, dilation, out_sp)
+        else:
+            out, ix = _max_pool_numpy(x, ksize, stride, pads, dilation, out_sp)
+        ctx.idx = ix
         ctx.mark_non_differentiable(ix)
         return out, ix
 
@@ -142,6 +132,35 @@ class MaxPool(Op):
         mode = "assign" if ctx.disjoint else "add"
         (x,) = ctx.saved_tensors
         return IndexScatter.apply(g, ctx.idx, ctx.x_shape, mode, x)
+
+
+def _compiled(x, nd):
+    """Whether ``pool_jit`` takes this input (float, 1 or 2 spatial dims, kernels on)."""
+    return nd in (1, 2) and x.dtype in (np.float32, np.float64) and jit.enabled_for(x)
+
+
+def _max_pool_numpy(x, ksize, stride, pads, dilation, out_sp):
+    """Max and argmax with one vectorised pass per window tap."""
+    xp = get_array_module(x)
+    sp = x.shape[2:]
+    xpad = pad_array(xp, x, pads, _low_value(x.dtype))
+    pstr = np.cumprod((1,) + sp[:0:-1])[::-1]  # plane strides of the unpadded input
+    grids = np.meshgrid(*[np.arange(o) for o in out_sp], indexing="ij", sparse=True)
+    base = sum((g * s - lo) * st for g, s, (lo, _), st in zip(grids, stride, pads, pstr))
+    taps = []
+    for tap in np.ndindex(*ksize):
+        pos = [g * s - lo + t * d for g, s, (lo, _), t, d in
+               zip(grids, stride, pads, tap, dilation)]
+        inb = None
+        if any(lo or hi for lo, hi in pads):
+            inb = functools.reduce(np.logical_and, [(p >= 0) & (p < n)
+                                                    for p, n in zip(pos, sp)])
+            inb = None if inb.all() else xp.asarray(inb)
+        off = int(sum(t * d * st for t, d, st in zip(tap, dilation, pstr)))
+        taps.append((xpad[_tap_slices(tap, dilation, stride, out_sp)], off, inb))
+    out, ix = max_over_taps(xp, taps)
+    ix += xp.asarray(base)
+    return out, ix
 
 
 class AdaptiveMaxPool(Op):
@@ -183,7 +202,7 @@ class AdaptiveMaxPool(Op):
 def _global_index(xp, idx, plane):
     """Per-plane flat indices (N, C, *out) -> indices into the flattened (N * C * plane)."""
     rows = idx.shape[0] * idx.shape[1] if idx.ndim >= 2 else 1
-    flat = idx.reshape(rows, -1)
+    flat = idx.reshape(rows, int(np.prod(idx.shape[2:])))  # (not -1: rows may be 0)
     return (flat + xp.arange(rows, dtype=np.int64)[:, None] * plane).ravel()
 
 
@@ -198,6 +217,11 @@ class IndexScatter(Op):
         xp = get_array_module(g)
         ctx.idx = idx
         ctx.save_for_backward(anchor)
+        if (g.dtype in (np.float32, np.float64) and g.ndim >= 2 and g.size
+                and jit.enabled_for(g, idx)):
+            from ganglion.ops import pool_jit  # noqa: PLC0415
+
+            return pool_jit.scatter(g, idx, out_shape, mode == "add")
         plane = int(np.prod(out_shape[2:]))
         out = xp.zeros(int(np.prod(out_shape)), g.dtype)
         gi = _global_index(xp, idx, plane)
@@ -261,6 +285,10 @@ class AvgPool(Op):
         xp = get_array_module(x)
         ctx.args = (ksize, stride, pads, div, x.shape)
         ctx.save_for_backward(x)
+        if _compiled(x, len(ksize)):
+            from ganglion.ops import pool_jit  # noqa: PLC0415
+
+            return pool_jit.avg_pool(x, ksize, stride, pads, out_sp, div)
         s = _box_sum(pad_array(xp, x, pads, 0), ksize, stride, out_sp)
         if x.dtype.kind != "f":  # integer average pooling truncates, as C++ division does
             return (xp.trunc(s / div)).astype(x.dtype)
@@ -280,6 +308,10 @@ class AvgPoolT(Op):
         xp = get_array_module(g)
         ctx.args = (ksize, stride, pads, g.shape[2:], div)
         ctx.save_for_backward(anchor)
+        if _compiled(g, len(ksize)):
+            from ganglion.ops import pool_jit  # noqa: PLC0415
+
+            return pool_jit.avg_pool_t(g, ksize, stride, pads, div, x_shape)
         padded = tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pads))
         z = _box_sum_t(xp, g / xp.asarray(div, dtype=g.dtype), ksize, stride, padded)
         crop = (slice(None),) * 2 + tuple(slice(lo, lo + n) for n, (lo, _)

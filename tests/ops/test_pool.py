@@ -1,5 +1,8 @@
 """Tests of the pooling family against torch: max/avg/adaptive pooling, unpooling, lp pooling;
-forward values and indices, gradients, second derivatives, tie and NaN rules, errors."""
+forward values and indices, gradients, second derivatives, tie and NaN rules, errors.
+
+Every test runs twice (the ``jit_mode`` fixture): on the compiled kernels (``pool_jit``) and on
+the NumPy paths, each compared with torch."""
 import numpy as np
 import pytest
 
@@ -9,6 +12,7 @@ from ganglion.testing import check_against_torch, gradcheck
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
+pytestmark = pytest.mark.usefixtures("jit_mode")
 
 
 def _F(x):
@@ -60,6 +64,41 @@ def test_max_pool_ties_and_nan_follow_torch():
         want = TF.max_pool2d(torch.from_numpy(x), return_indices=True, **kw)
         np.testing.assert_array_equal(got[1].numpy(), want[1].numpy())
         np.testing.assert_array_equal(got[0].numpy(), want[0].numpy())
+
+
+@pytest.mark.parametrize("fn,kw", [
+    ("max_pool2d", {"kernel_size": 2}),
+    ("max_pool2d", {"kernel_size": 3, "stride": 2, "padding": 1}),  # overlapping windows
+    ("max_pool2d", {"kernel_size": (2, 3), "stride": 1, "dilation": (2, 1), "ceil_mode": True}),
+    ("max_pool1d", {"kernel_size": 3, "stride": 2, "padding": 1}),
+])
+def test_max_pool_tie_heavy_nan_data_matches_torch(fn, kw):
+    """Many ties and a few NaN (torch: first maximum, a NaN wins) on enough planes to spread
+    over threads; the gradient (scatter-add where windows overlap) must match too."""
+    rng = np.random.default_rng(3)
+    shape = (4, 6, 13, 11) if fn == "max_pool2d" else (4, 6, 29)
+    x = rng.integers(0, 3, shape).astype(np.float32)
+    x.reshape(-1)[rng.choice(x.size, 9, replace=False)] = np.nan
+    gx, tx = ganglion.from_numpy(x).requires_grad_(), torch.from_numpy(x).requires_grad_()
+    got, want = getattr(GF, fn)(gx, return_indices=True, **kw), getattr(TF, fn)(
+        tx, return_indices=True, **kw)
+    np.testing.assert_array_equal(got[1].numpy(), want[1].numpy())
+    np.testing.assert_array_equal(got[0].detach().numpy(), want[0].detach().numpy())
+    g = rng.standard_normal(tuple(want[0].shape)).astype(np.float32)
+    got[0].backward(ganglion.from_numpy(g))
+    want[0].backward(torch.from_numpy(g))
+    np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("fn", ["max_pool2d", "avg_pool2d", "max_pool1d"])
+def test_pool_empty_batch_forward_and_backward_like_torch(fn):
+    shape = (0, 2, 4, 4) if fn.endswith("2d") else (0, 2, 4)
+    gx, tx = ganglion.zeros(*shape, requires_grad=True), torch.zeros(*shape, requires_grad=True)
+    got, want = getattr(GF, fn)(gx, 2), getattr(TF, fn)(tx, 2)
+    assert tuple(got.shape) == tuple(want.shape)
+    got.sum().backward()
+    want.sum().backward()
+    assert tuple(gx.grad.shape) == tuple(tx.grad.shape)
 
 
 def test_max_pool_all_minus_inf_window_points_inside():
