@@ -23,6 +23,7 @@ import numpy as np
 
 from ganglion.autograd.function import Op, _new_tensor
 from ganglion.autograd.grad_mode import STATE
+from ganglion.backend import jit
 from ganglion.backend.device import get_array_module
 from ganglion.ops._util import check_tensor
 from ganglion.ops.random_fill import rng_of, sample_float
@@ -85,20 +86,32 @@ class Attention(Op):
             q, k, v = (a.astype(np.float32) for a in (q, k, v))
         L, S = q.shape[-2], k.shape[-2]
         s = xp.matmul(q, xp.swapaxes(k, -1, -2))
-        s *= scale
         off = _disallowed(xp, mask, causal, L, S)
-        if off is not None:
-            xp.copyto(s, -np.inf, where=off)
-        elif mask is not None:
-            s += mask
-        full = _full_rows(xp, mask, off) if safe else None
-        p = _softmax_rows(xp, s, full)
-        drop = None
-        if dropout_p > 0:
-            keep = sample_float(rng_of(None), "random", p.shape, p.dtype) >= dropout_p
-            drop = xp.asarray(keep, dtype=p.dtype)  # the host-drawn mask, on p's device
-            drop *= 1.0 / (1.0 - dropout_p) if dropout_p < 1 else 0.0
-        pd = p * drop if drop is not None else p
+        ctx.u = ctx.pd = None
+        full = drop = None
+        if mask is None and dropout_p < 1 and _jit_ok(q, k, v):
+            # one compiled pass per row: scale, causal cut, softmax (and dropout)
+            from ganglion.ops import attention_jit  # noqa: PLC0415 - numba only when used
+
+            p = s
+            if dropout_p > 0:
+                ctx.u = sample_float(rng_of(None), "random", p.shape, p.dtype)
+                ctx.pd = xp.empty_like(p)
+            attention_jit.softmax_forward(p, scale, causal, ctx.u, dropout_p, ctx.pd)
+            pd = p if ctx.pd is None else ctx.pd
+        else:
+            s *= scale
+            if off is not None:
+                xp.copyto(s, -np.inf, where=off)
+            elif mask is not None:
+                s += mask
+            full = _full_rows(xp, mask, off) if safe else None
+            p = _softmax_rows(xp, s, full)
+            if dropout_p > 0:
+                keep = sample_float(rng_of(None), "random", p.shape, p.dtype) >= dropout_p
+                drop = _scaled_keep(xp, keep, dropout_p, p.dtype)
+            pd = p * drop if drop is not None else p
+        ctx.dropout_p = dropout_p
         out = xp.matmul(pd, v).astype(out_dtype, copy=False)
         ctx.scale, ctx.causal, ctx.off, ctx.full, ctx.drop = scale, causal, off, full, drop
         ctx.mask_dtype = None if mask is None else mask.dtype
@@ -117,14 +130,56 @@ class Attention(Op):
         return _backward_arrays(ctx, q.array, k.array, v.array, p.array, g, gw)
 
 
+def _jit_ok(*arrays) -> bool:
+    """The compiled softmax takes these: NumPy float32/float64 arrays (float16 and CuPy keep
+    the NumPy path)."""
+    return jit.enabled_for(*arrays) and arrays[0].dtype in (np.float32, np.float64)
+
+
+def _scaled_keep(xp, keep, dropout_p, dtype):
+    """The dropout multiplier: keep / (1 - p) (all zeros at p == 1), on keep's device."""
+    drop = xp.asarray(keep, dtype=dtype)  # the host-drawn mask, on p's device
+    drop *= 1.0 / (1.0 - dropout_p) if dropout_p < 1 else 0.0
+    return drop
+
+
+def _drop_of(ctx, xp, dtype):
+    """The forward's dropout multiplier (None without dropout), rebuilt from the compiled
+    forward's draws when the NumPy or graph backward needs it."""
+    if ctx.drop is None and ctx.u is not None:
+        ctx.drop = _scaled_keep(xp, ctx.u >= ctx.dropout_p, ctx.dropout_p, dtype)
+    return ctx.drop
+
+
+def _backward_jit(ctx, q, k, v, p, g):
+    """The rules of ``_backward_arrays`` with the softmax backward as one compiled pass that
+    also folds in the score scale (dq, dk are then plain GEMMs)."""
+    from ganglion.ops import attention_jit  # noqa: PLC0415 - numba only when used
+
+    nig = ctx.needs_input_grad
+    pd = p if ctx.pd is None else ctx.pd
+    dv = np.matmul(np.swapaxes(pd, -1, -2), g) if nig[2] else None
+    if not (nig[0] or nig[1]):
+        return None, None, _wrap(dv, ctx.out_dtype), None
+    ds = np.matmul(g, np.swapaxes(v, -1, -2))
+    attention_jit.softmax_backward(ds, p, ctx.scale, ctx.u, ctx.dropout_p)
+    dq = np.matmul(ds, k) if nig[0] else None
+    dk = np.matmul(np.swapaxes(ds, -1, -2), q) if nig[1] else None
+    return _wrap(dq, ctx.out_dtype), _wrap(dk, ctx.out_dtype), _wrap(dv, ctx.out_dtype), None
+
+
 def _backward_arrays(ctx, q, k, v, p, g, gw):
     """The standard rules on arrays: dv = P^T g, dP = g v^T, dS = P (dP - rowsum(dP P))."""
     xp = get_array_module(p)
     nig = ctx.needs_input_grad
     dt = p.dtype
+    if (g is not None and gw is None and not nig[3] and ctx.full is None
+            and _jit_ok(p, q, k, v, g.array) and g.array.dtype == dt):
+        return _backward_jit(ctx, q, k, v, p, g.array)
     q, k, v = (a.astype(dt, copy=False) for a in (q, k, v))
     g = None if g is None else g.array.astype(dt, copy=False)
-    pd = p * ctx.drop if ctx.drop is not None else p
+    drop = _drop_of(ctx, xp, dt)
+    pd = p * drop if drop is not None else p
     dv = None
     if nig[2] and g is not None:
         dv = xp.matmul(xp.swapaxes(pd, -1, -2), g)
@@ -133,8 +188,8 @@ def _backward_arrays(ctx, q, k, v, p, g, gw):
     dpd = xp.matmul(g, xp.swapaxes(v, -1, -2)) if g is not None else xp.zeros_like(p)
     if gw is not None:
         dpd += gw.array
-    if ctx.drop is not None:
-        dpd *= ctx.drop
+    if drop is not None:
+        dpd *= drop
     ds = dpd
     ds -= xp.einsum("...ij,...ij->...i", ds, p)[..., None]  # row dots without a temporary
     ds *= p
@@ -161,7 +216,8 @@ def _backward_graph(ctx, q, k, v, mask, g, gw):
     p = s.softmax(-1)
     if ctx.full is not None:
         p = p.masked_fill(_new_tensor(ctx.full), 0.0)
-    drop = None if ctx.drop is None else _new_tensor(ctx.drop.astype(p.array.dtype))
+    drop = _drop_of(ctx, get_array_module(p.array), p.array.dtype)
+    drop = None if drop is None else _new_tensor(drop.astype(p.array.dtype))
     pd = p if drop is None else p * drop
     dpd = None if g is None else g.matmul(v.transpose(-2, -1))
     if gw is not None:

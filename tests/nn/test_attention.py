@@ -56,7 +56,7 @@ SDPA_CASES = {
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", list(SDPA_CASES))
-def test_sdpa_matches_torch(case, dtype):
+def test_sdpa_matches_torch(case, dtype, jit_mode):
     qs, ks, vs, mask, kw = SDPA_CASES[case]
     arrays = [_rand(qs, 0, dtype), _rand(ks, 1, dtype), _rand(vs, 2, dtype)]
     if mask is not None:
@@ -68,6 +68,69 @@ def test_sdpa_matches_torch(case, dtype):
     tol = 1e-5 if dtype == np.float32 else 1e-10
     check_against_torch(run(g_sdpa), inputs=arrays, torch_fn=run(TF.scaled_dot_product_attention),
                         atol=tol, rtol=1e-4, gradgrad=dtype == np.float64)
+
+
+@pytest.mark.parametrize("shape_q,shape_k,kw", [
+    ((2, 3, 70, 8), (2, 3, 50, 8), {"is_causal": True}),   # row blocks cut mid-sequence
+    ((2, 3, 50, 8), (2, 3, 70, 8), {"is_causal": True}),
+    ((1, 2, 40, 8), (1, 2, 40, 8), {"scale": -0.7}),       # a negative scale flips the max
+    ((1, 2, 40, 8), (1, 2, 40, 8), {"scale": 0.0}),
+])
+def test_sdpa_long_rows_match_torch(shape_q, shape_k, kw, jit_mode):
+    arrays = [_rand(shape_q, 0), _rand(shape_k, 1), _rand(shape_k, 2)]
+    check_against_torch(lambda q, k, v: g_sdpa(q, k, v, **kw), inputs=arrays,
+                        torch_fn=lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, **kw),
+                        atol=1e-5, rtol=1e-4)
+
+
+def test_sdpa_nan_and_inf_rows_like_the_math():
+    # torch's own CPU kernels disagree here (its flash kernel drops a NaN query row), so the
+    # reference is the math: a NaN query, or a +inf score among a row's allowed positions,
+    # makes that row NaN (inf - inf); a -inf score only gets weight 0. Both paths must agree.
+    from ganglion.backend import jit
+
+    q, k, v = _rand((1, 2, 6, 4), 0), _rand((1, 2, 6, 4), 1), _rand((1, 2, 6, 4), 2)
+    q[0, 0, 2, 1] = np.nan
+    k[0, 1, 4, 0] = np.inf
+    outs = []
+    for off in (False, True):
+        with np.errstate(invalid="ignore"), (jit.disabled() if off else _nullcontext()):
+            outs.append(g_sdpa(*(ganglion.from_numpy(a) for a in (q, k, v)),
+                               is_causal=True).numpy())
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-5, atol=1e-6)  # NaNs where NaNs
+    nan_rows = np.isnan(outs[0]).any(-1)
+    expect = np.zeros(q.shape[:-1], bool)
+    expect[0, 0, 2] = True
+    expect[0, 1, 4:] = q[0, 1, 4:, 0] > 0  # q . k[4] = +inf only for a positive coefficient
+    np.testing.assert_array_equal(nan_rows, expect)
+    assert np.isnan(outs[0][nan_rows]).all()
+
+
+def _nullcontext():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def test_sdpa_dropout_same_on_compiled_and_numpy_paths():
+    # one seed, one mask: the compiled softmax uses the NumPy path's uniform draws
+    from ganglion.backend import jit
+
+    arrays = [_rand((2, 3, 37, 16), s) for s in range(3)]
+    results = []
+    for off in (False, True):
+        ts = [ganglion.from_numpy(a.copy()).requires_grad_() for a in arrays]
+        ganglion.manual_seed(11)
+        if off:
+            with jit.disabled():
+                out = g_sdpa(*ts, dropout_p=0.3, is_causal=True)
+                (out * out).sum().backward()
+        else:
+            out = g_sdpa(*ts, dropout_p=0.3, is_causal=True)
+            (out * out).sum().backward()
+        results.append([out.detach().numpy()] + [t.grad.numpy() for t in ts])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_sdpa_float_mask_with_inf_rows_matches_torch():
