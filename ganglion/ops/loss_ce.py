@@ -8,6 +8,8 @@ p * sum_c(q) - q, scaled by the output gradient (and 1 / total weight for 'mean'
 
 The forward keeps exp(x - max) for backward, so the plain backward is one pass over the input;
 under ``create_graph=True`` the same formula is written with Tensor ops (differentiable again).
+With compiled kernels on, class-index targets take ``loss_jit`` instead: the forward keeps
+only each row's log-sum-exp and the backward recomputes exp(x - lse) in its one pass.
 
 Example:
     >>> import ganglion
@@ -24,6 +26,7 @@ import numpy as np
 from ganglion.autograd import function as _fn
 from ganglion.autograd.function import Op
 from ganglion.autograd.grad_mode import STATE
+from ganglion.backend import jit
 from ganglion.backend.device import get_array_module
 
 __all__ = ["CEInfo", "CrossEntropy", "NLLLoss"]
@@ -99,6 +102,9 @@ class CrossEntropy(Op):
 
     @staticmethod
     def forward(ctx, x, t, w, info):
+        ctx.rows = None
+        if not info.prob and _compiled(x, w):
+            return _forward_rows(ctx, x, t, w, info)
         xp = get_array_module(x)
         cd, c = info.cdim, x.shape[info.cdim]
         m = x.max(axis=cd, keepdims=True)  # C > 0 (checked by the callers)
@@ -134,6 +140,9 @@ class CrossEntropy(Op):
         if STATE.enabled:
             return _ce_graph_backward(ctx, g, x, t, w)
         gi = _grad_scale(g.array, ctx.denom, info, x.array.dtype)
+        if ctx.rows is not None:
+            gx = _backward_rows(ctx, t.array, None if w is None else w.array, gi)
+            return (None if gx is None else _fn._new_tensor(gx)), None, None
         gx = gt = None
         nig = ctx.needs_input_grad
         warr = None if w is None else w.array
@@ -147,6 +156,74 @@ class CrossEntropy(Op):
         return (None if gx is None else _fn._new_tensor(gx),
                 None if gt is None else _fn._new_tensor(gt.astype(t.array.dtype, copy=False)),
                 None)  # weight: not differentiable, as torch
+
+
+def _compiled(x, w):
+    """Whether ``loss_jit`` takes these logits (float32/float64 NumPy, kernels on)."""
+    return (x.dtype in (np.float32, np.float64) and x.size and jit.enabled_for(x)
+            and (w is None or jit.enabled_for(w)))
+
+
+def _rows(x, cd):
+    """The logits as (rows, C), C-contiguous, the class dim last (a copy unless it was)."""
+    if cd != x.ndim - 1:
+        x = np.moveaxis(x, cd, -1)
+    return np.ascontiguousarray(x).reshape(-1, x.shape[-1])
+
+
+def _forward_rows(ctx, x, t, w, info):
+    """Class-index targets through ``loss_jit``: one compiled pass over the logits for the
+    row log-sum-exp (and the sums label smoothing needs); the rest is per-row NumPy."""
+    from ganglion.ops import loss_jit  # noqa: PLC0415
+
+    cd, c, eps = info.cdim, x.shape[info.cdim], info.eps
+    x2 = _rows(x, cd)
+    lse, sx = loss_jit.row_lse(x2, w, bool(eps))
+    mask = (t != info.ignore).reshape(-1)
+    tr = np.where(mask, t.reshape(-1), 0)
+    _, wt_t = _index_weights(x, t, w, info)
+    wt = wt_t.reshape(-1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        loss = wt * (lse - x2[np.arange(x2.shape[0]), tr])
+        if eps:
+            sw = c if w is None else w.sum()
+            loss = (1 - eps) * loss + (eps / c) * np.where(mask, lse * x.dtype.type(sw) - sx, 0)
+    loss = loss.astype(x.dtype, copy=False).reshape(t.shape)
+    denom = wt.sum()
+    ctx.info, ctx.denom, ctx.wt = info, denom, wt_t  # (the create_graph path's layout)
+    ctx.rows = (x2, lse, mask, tr, x.shape)
+    ctx.save_for_backward(x, t, w, None, None, None)
+    return _reduce(loss, denom, info.reduction)
+
+
+def _backward_rows(ctx, t, w, gi):
+    """The logits' gradient through ``loss_jit``: p * sum(q) - q in one compiled pass."""
+    if not ctx.needs_input_grad[0]:
+        return None
+    from ganglion.ops import loss_jit  # noqa: PLC0415
+
+    x2, lse, mask, tr, shape = ctx.rows
+    info, eps, c = ctx.info, ctx.info.eps, x2.shape[1]
+    dt = x2.dtype
+    gi = np.broadcast_to(np.asarray(gi, dtype=dt).reshape(-1) if gi.ndim else gi,
+                         lse.shape)
+    wt = ctx.wt.reshape(-1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        if eps:
+            sw = c if w is None else w.sum()
+            a = gi * ((1 - eps) * wt + mask * (eps / c * sw))
+            b = (eps / c) * mask * gi
+        else:
+            a, b = gi * wt, np.zeros(lse.shape, dt)
+        cd = info.cdim
+        last = cd == len(shape) - 1
+        gx = loss_jit.row_grad(x2, lse, a, b, w if eps else None, shape if last else None)
+        g2 = gx.reshape(x2.shape)
+        g2[np.arange(g2.shape[0]), tr] -= ((1 - eps) * wt * gi).astype(dt, copy=False)
+    if not last:  # back from the class-last layout
+        moved = shape[:cd] + shape[cd + 1:] + (shape[cd],)
+        return np.ascontiguousarray(np.moveaxis(gx.reshape(moved), -1, cd))
+    return gx
 
 
 def _ein(ndim, cd):

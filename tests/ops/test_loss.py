@@ -47,6 +47,7 @@ def check(name, arrays, rg=None, gradgrad=True, dtype=np.float64, **kw):
                             requires_grad=rg, gradgrad=gradgrad, **tol)
 
 
+@pytest.mark.usefixtures("jit_mode")  # compiled kernels and the NumPy path
 # ---------------------------------------------------------------------- cross_entropy
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -55,6 +56,7 @@ def test_cross_entropy_class_indices(dtype, reduction, smoothing):
     check("cross_entropy", [X, T], dtype=dtype, reduction=reduction, label_smoothing=smoothing)
 
 
+@pytest.mark.usefixtures("jit_mode")  # compiled kernels and the NumPy path
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("smoothing", [0.0, 0.2])
 def test_cross_entropy_weight_and_ignore_index(reduction, smoothing):
@@ -74,6 +76,7 @@ def test_cross_entropy_probability_targets(dtype, reduction, smoothing):
           reduction=reduction, label_smoothing=smoothing)
 
 
+@pytest.mark.usefixtures("jit_mode")  # compiled kernels and the NumPy path
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_cross_entropy_k_dimensional(reduction):
     tk = TK.copy()
@@ -84,6 +87,7 @@ def test_cross_entropy_k_dimensional(reduction):
           reduction=reduction)
 
 
+@pytest.mark.usefixtures("jit_mode")  # compiled kernels and the NumPy path
 def test_cross_entropy_unbatched_and_all_ignored():
     check("cross_entropy", [X[0], np.array(3)], reduction="none")
     check("cross_entropy", [X[0], np.array(3)], label_smoothing=0.1)
@@ -95,6 +99,7 @@ def test_cross_entropy_unbatched_and_all_ignored():
         assert np.isnan(g.item()) and np.isnan(t.item())
 
 
+@pytest.mark.usefixtures("jit_mode")  # compiled kernels and the NumPy path
 def test_cross_entropy_large_logits_are_stable():
     x = np.array([[1000.0, 0.0, -1000.0], [0.0, 1e4, 0.0]], np.float32)
     check("cross_entropy", [x, np.array([2, 0])], dtype=np.float32, reduction="none")

@@ -1,0 +1,91 @@
+"""cross_entropy on larger logits, on both paths (``jit_mode``: the compiled row kernels of
+``loss_jit`` and the NumPy path) against torch: rows longer than the kernels' vector lanes with a
+ragged tail, NaN / +inf / -inf logits, every option; and the float32 exponential itself."""
+import numpy as np
+import pytest
+
+import ganglion
+import ganglion.nn.functional as F
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+BOTH = pytest.mark.usefixtures("jit_mode")
+
+
+def _logits(shape, seed=0):
+    x = (np.random.default_rng(seed).standard_normal(shape) * 4).astype(np.float32)
+    x[1, 3] = np.nan  # a NaN row
+    x[2, 5] = np.inf  # a row holding +inf: NaN in torch's log-softmax
+    x[3, ::7] = -np.inf  # some impossible classes: finite loss
+    return x
+
+
+def _both(x, t, w=None, **kw):
+    """(ganglion, torch) loss and logits gradient (a random output gradient for 'none')."""
+    out = []
+    for lib, fn in ((ganglion, F), (torch, TF)):
+        xt = lib.from_numpy(x.copy()).requires_grad_()
+        wt = None if w is None else lib.from_numpy(w)
+        loss = fn.cross_entropy(xt, lib.from_numpy(t), weight=wt, **kw)
+        g = np.random.default_rng(5).standard_normal(tuple(loss.shape)).astype(np.float32)
+        loss.backward(lib.from_numpy(g))
+        out.append((loss.detach().numpy(), xt.grad.numpy()))
+    return out
+
+
+@BOTH
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_rows_match_torch(reduction, smoothing, weighted):
+    c = 203  # 12 full lanes of 16 and a tail of 11
+    x = _logits((37, c))
+    t = np.random.default_rng(1).integers(0, c, 37)
+    t[4] = -100  # ignored
+    t[3] = 1  # a finite class of the row with -inf entries (class 0 is -inf)
+    w = np.random.default_rng(2).uniform(0.5, 2.0, c).astype(np.float32) if weighted else None
+    if reduction != "none":  # the NaN rows would make a reduced loss NaN altogether
+        x[1, 3] = x[2, 5] = 0.0
+    (gl, gg), (tl, tg) = _both(x, t, w, reduction=reduction, label_smoothing=smoothing)
+    np.testing.assert_allclose(gl, tl, rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(gg, tg, rtol=2e-4, atol=1e-6)
+
+
+@BOTH
+def test_cross_entropy_class_dim_not_last_matches_torch():
+    x = np.random.default_rng(3).standard_normal((3, 40, 5, 2)).astype(np.float32)
+    t = np.random.default_rng(4).integers(0, 40, (3, 5, 2))
+    (gl, gg), (tl, tg) = _both(x, t, reduction="none", label_smoothing=0.2)
+    np.testing.assert_allclose(gl, tl, rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(gg, tg, rtol=2e-4, atol=1e-7)
+
+
+@BOTH
+def test_cross_entropy_float64_rows_match_torch():
+    x = np.random.default_rng(6).standard_normal((9, 70))
+    t = np.random.default_rng(7).integers(0, 70, 9)
+    (gl, gg), (tl, tg) = _both(x, t)
+    np.testing.assert_allclose(gl, tl, rtol=1e-12)
+    np.testing.assert_allclose(gg, tg, rtol=1e-10, atol=1e-15)
+
+
+def test_exp32_within_one_ulp_and_special_values():
+    numba = pytest.importorskip("numba")
+
+    from ganglion.ops import loss_jit
+
+    @numba.njit
+    def ev(a, out):
+        for i in range(a.size):
+            out[i] = loss_jit.exp32(a[i])
+
+    a = np.linspace(-87.3, 88.7, 400_001).astype(np.float32)
+    out = np.empty_like(a)
+    ev(a, out)
+    ref = np.exp(a.astype(np.float64))
+    ulp = np.abs(out - ref) / np.spacing(ref.astype(np.float32))
+    assert ulp.max() <= 1.0
+    special = np.array([np.nan, -np.inf, np.inf, -100.0, 100.0, 0.0], np.float32)
+    out = np.empty_like(special)
+    ev(special, out)
+    np.testing.assert_array_equal(out, [np.nan, 0.0, np.inf, 0.0, np.inf, 1.0])
