@@ -12,6 +12,10 @@ The backward of an activation is ``_PointwiseGrad(g, x)``, itself an op whose ba
 Kinks follow torch's subgradients; each class states its choice.
 
 float16 is computed in float32 and rounded once, as torch's CPU kernels do.
+
+ReLU, GELU (both forms) and SiLU on large float32 (ReLU: float32/float64) C-contiguous NumPy
+arrays run compiled multi-core kernels (``activation_jit``) for the forward and the plain
+backward, when ``ganglion.backend.jit`` is on; the NumPy rules below stay for everything else.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import numpy as np
 from ganglion.autograd import function as _fn
 from ganglion.autograd.function import Op
 from ganglion.autograd.grad_mode import STATE
+from ganglion.backend import jit
 from ganglion.backend.device import get_array_module
 
 __all__ = ["Relu", "Threshold", "Hardtanh", "LeakyRelu", "Elu", "Gelu", "GeluTanh", "Silu",
@@ -53,6 +58,35 @@ def _run(rule, xp, *arrays_and_params, n_arrays, errstate=True):
         return rule(xp, *arrays_and_params)
 
 
+# At and above this size the compiled kernels win over NumPy's ufunc chains (measured: below
+# it a parallel region's start costs more than the work; exp-based rules gain earlier)
+JIT_MIN = 1 << 14
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_ZERO = {np.dtype(t): np.zeros((), t) for t in (np.float16, np.float32, np.float64)}
+
+
+_KERNELS = []  # the activation_jit module once loaded: an import statement costs ~1 us a call
+
+
+def _kernels():
+    if not _KERNELS:
+        from ganglion.ops import activation_jit  # noqa: PLC0415 - numba only once kernels are on
+
+        _KERNELS.append(activation_jit)
+    return _KERNELS[0]
+
+
+def _jit_rule(name, *arrays):
+    """``activation_jit.<name>`` on the flattened arrays, or None when it does not apply
+    (kernels off, small, not float32, not C-contiguous, CuPy)."""
+    if arrays[-1].size < JIT_MIN or not all(
+            type(a) is np.ndarray and a.dtype == _F32 and a.flags.c_contiguous for a in arrays):
+        return None
+    if not jit.enabled():
+        return None
+    return getattr(_kernels(), name)(*arrays)
+
+
 def _const(x, array):
     """A constant (not graph-connected) Tensor of ``x``'s dtype from a raw array."""
     return _fn._new_tensor(array.astype(x.array.dtype, copy=False))
@@ -72,19 +106,29 @@ class _Pointwise(Op):
     """
 
     errstate = True  # rules with exp/log run under np.errstate; piecewise-linear ones need not
+    kernel = None  # name of the compiled forward in activation_jit ("<kernel>_grad": backward)
 
     @classmethod
     def forward(cls, ctx, x, *params):
         ctx.save_for_backward(x)
         ctx.params = params
+        if cls.kernel is not None:
+            y = _jit_rule(cls.kernel, x)
+            if y is not None:
+                return y
         return _run(cls.f, get_array_module(x), x, *params, n_arrays=1, errstate=cls.errstate)
 
     @classmethod
     def backward(cls, ctx, g):
         (x,) = ctx.saved_tensors
         if not STATE.enabled:  # plain backward: g * f'(x) on the arrays, no graph to record
-            return _fn._new_tensor(_run(cls.grad, get_array_module(x.array), g.array, x.array,
-                                        *ctx.params, n_arrays=2, errstate=cls.errstate))
+            ga, xa = g.array, x.array
+            if cls.kernel is not None:
+                gx = _jit_rule(cls.kernel + "_grad", ga, xa)
+                if gx is not None:
+                    return _fn._new_tensor(gx)
+            return _fn._new_tensor(_run(cls.grad, get_array_module(xa), ga, xa, *ctx.params,
+                                        n_arrays=2, errstate=cls.errstate))
         return _PointwiseGrad.apply(g, x, cls, ctx.params)
 
     @staticmethod
@@ -125,9 +169,41 @@ class _PointwiseGrad(Op):
 
 
 class Relu(_Pointwise):
-    """max(x, 0). Gradient 0 at x == 0 (torch's threshold_backward on the result)."""
+    """max(x, 0). Gradient 0 at x == 0 (torch's threshold_backward on the result).
+
+    The hottest activation, so its forward and backward skip the generic machinery: on small
+    float arrays the whole op is one ``np.maximum`` against a 0-d zero (a Python 0 costs a
+    scalar conversion per call, more than the work), large ones and every backward with
+    kernels on go to ``activation_jit``.
+    """
 
     errstate = False
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        zero = _ZERO.get(x.dtype)
+        if zero is None:  # integer inputs (and CuPy's types are NumPy's too)
+            return get_array_module(x).maximum(x, 0)
+        if x.size >= JIT_MIN and x.flags.c_contiguous and x.dtype != np.float16 \
+                and jit.enabled_for(x):
+            return _kernels().relu(x)
+        return get_array_module(x).maximum(x, zero)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        if STATE.enabled:
+            return _PointwiseGrad.apply(g, x, Relu, ())
+        ga, xa = g.array, x.array
+        dt = xa.dtype
+        if (type(xa) is np.ndarray and type(ga) is np.ndarray and ga.dtype == dt
+                and (dt == _F32 or dt == _F64) and ga.flags.c_contiguous
+                and xa.flags.c_contiguous and jit.enabled()):
+            gx = _kernels().relu_grad(ga, xa)
+        else:
+            gx = Relu.grad(np, ga, xa)
+        return _fn._new_tensor(gx)
 
     @staticmethod
     def f(xp, x):
@@ -135,7 +211,7 @@ class Relu(_Pointwise):
 
     @staticmethod
     def grad(xp, g, x):
-        return g * (x > 0)
+        return g * ~(x <= 0)  # not (x > 0): a NaN input passes the gradient, as torch
 
 
 class Threshold(_Pointwise):
@@ -213,22 +289,33 @@ class Elu(_Pointwise):
 class Gelu(_Pointwise):
     """x * Phi(x), with Phi the standard normal CDF (exact, through erf).
 
-    The forward keeps Phi(x) for the backward (erf is the expensive part), passed on to the
-    gradient op as its parameter.
+    The NumPy forward keeps Phi(x) for the backward (erf is the expensive part), passed on to
+    the gradient op as its parameter; the compiled one keeps nothing (None) and its backward
+    recomputes erf, which is cheap there.
     """
+
+    kernel = "gelu"
 
     @classmethod
     def forward(cls, ctx, x):
         from ganglion.ops._special import erf  # noqa: PLC0415 - shared special functions
 
+        ctx.save_for_backward(x)
+        y = _jit_rule("gelu", x)
+        if y is not None:
+            ctx.params = (None,)
+            return y
         work = x.astype(np.float32) if x.dtype == np.float16 else x
         cdf = 0.5 * (1.0 + erf(work * (1.0 / _SQRT_2)))
-        ctx.save_for_backward(x)
         ctx.params = (cdf,)
         return (work * cdf).astype(x.dtype, copy=False)
 
     @staticmethod
     def grad(xp, g, x, cdf):
+        if cdf is None:  # the compiled forward ran, then the kernel did not take the backward
+            from ganglion.ops._special import erf  # noqa: PLC0415
+
+            cdf = 0.5 * (1.0 + erf(x * (1.0 / _SQRT_2)))
         pdf = xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
         return g * (cdf + x * pdf)
 
@@ -241,6 +328,8 @@ class Gelu(_Pointwise):
 
 class GeluTanh(_Pointwise):
     """0.5 x (1 + tanh(k (x + c x^3))), GELU's tanh approximation."""
+
+    kernel = "gelu_tanh"
 
     @staticmethod
     def f(xp, x):
@@ -266,6 +355,8 @@ class GeluTanh(_Pointwise):
 
 class Silu(_Pointwise):
     """x * sigmoid(x)."""
+
+    kernel = "silu"
 
     @staticmethod
     def f(xp, x):
