@@ -1,8 +1,9 @@
 """The backward engine: runs the recorded graph in reverse topological order.
 
-Gradients flow as Tensors. With ``create_graph=False`` backward runs with recording off, so every
-op in a backward rule is a plain array call; with ``create_graph=True`` the rules are recorded and
-the resulting gradients can be differentiated again.
+With ``create_graph=False`` (the plain backward) gradients flow between nodes as raw arrays: a
+node whose op has a ``raw_backward`` rule runs it on them directly, any other node sees Tensors
+wrapped around them, computed with recording off. With ``create_graph=True`` gradients flow as
+Tensors, the backward rules are recorded and the results can be differentiated again.
 
 Example:
     >>> import ganglion
@@ -23,17 +24,21 @@ from ganglion.autograd.grad_mode import STATE
 __all__ = ["run_backward"]
 
 
-def _sum_to(g, shape, node):
-    """Reduce a broadcast gradient back to an input's shape (the engine's job, not each op's)."""
-    gshape = g.array.shape
-    if gshape == shape:
-        return g
+def _broadcast_axes(gshape, shape, node) -> tuple:
+    """The axes a gradient of ``gshape`` sums over to reach an input's ``shape``."""
     lead = len(gshape) - len(shape)
     if lead < 0:
         raise RuntimeError(f"{node.name()} returned a gradient of shape {gshape} for an input of "
                            f"shape {shape}; this is a bug in that op's backward.")
-    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
+    return tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
                                       if n == 1 and gshape[i + lead] != 1)
+
+
+def _sum_to(g, shape, node):
+    """Reduce a broadcast gradient back to an input's shape (the engine's job, not each op's)."""
+    if g.array.shape == shape:
+        return g
+    axes = _broadcast_axes(g.array.shape, shape, node)
     return g.sum(dim=axes, keepdim=False).reshape(shape) if axes else g.reshape(shape)
 
 
@@ -83,18 +88,26 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 capture_leaf[id(t)] = k
             else:
                 capture_node[(t.grad_fn, t._out_idx)] = k
-
+    # Plain backward (no graph recorded, no anomaly checks) passes raw arrays between nodes;
+    # otherwise gradients flow as Tensors so that backward rules can be recorded.
+    raw = not create_graph and not STATE.anomaly
+    # ids of arrays a leaf's .grad adopted without a copy (they may still sit in a buffer):
+    # the caller's own gradients are among them, so a leaf never adopts those either
+    given = set()
     deps, roots, buffers = {}, [], {}
     for t, g in zip(tensors, grad_tensors):
         fn = t.grad_fn
+        given.add(id(g.array))
         if fn is None:
-            _deliver_leaf(t, g, accumulate, capture_leaf, captured, create_graph, set())
+            _deliver_leaf(t, g, accumulate, capture_leaf, captured, create_graph, given)
             continue
         if fn not in buffers:
             buffers[fn] = [None] * (len(fn._out_meta) if fn._out_meta else 1)
             roots.append(fn)
         buf = buffers[fn]
         i = t._out_idx
+        if raw:
+            g = g.array
         buf[i] = g if buf[i] is None else buf[i] + g
     stack, seen = list(roots), set(roots)
     while stack:
@@ -107,60 +120,15 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                     seen.add(nxt)
                     stack.append(nxt)
     ready = [r for r in roots if r not in deps]
-    given = set()
     prev_enabled = STATE.enabled
     STATE.enabled = create_graph
-    new_tensor = _fn._new_tensor
-    # the common node: one of ganglion's ops, no hooks, one incoming gradient
-    fast_ok = not capture_node and not STATE.anomaly
     try:
-        while ready:
-            node = ready.pop()
-            grads = buffers.pop(node, None)
-            if fast_ok and grads is not None and node._plain and node._is_op and \
-                    len(grads) == 1 and grads[0] is not None:
-                in_grads = type(node).backward(node, grads[0])
-                if type(in_grads) is not tuple:
-                    in_grads = (in_grads,)
-                if len(in_grads) != len(node._next):
-                    in_grads = _fit_count(node, in_grads)
-                if not retain_graph:
-                    node._saved = None
-                    node._released = True
-            else:
-                in_grads = _call_node(node, grads, capture_node, captured, retain_graph)
-                if not in_grads:  # nothing flowed through this node: inputs still count down
-                    in_grads = (None,) * len(node._next)
-            for e, g in zip(node._next, in_grads):
-                if e is None:
-                    continue
-                target, idx, shape, dtype = e
-                if g is not None:
-                    if g.array.shape != shape:
-                        g = _sum_to(g, shape, node)
-                    if g.array.dtype != dtype:
-                        raise RuntimeError(f"{node.name()} returned a {g.array.dtype} gradient "
-                                           f"for a {dtype} input; this is a bug in that op.")
-                if idx < 0:
-                    if g is not None:
-                        _deliver_leaf(target, g, accumulate, capture_leaf, captured,
-                                      create_graph, given)
-                    continue
-                if g is not None:
-                    buf = buffers.get(target)
-                    if buf is None:
-                        buf = buffers[target] = [None] * (len(target._out_meta)
-                                                          if target._out_meta else 1)
-                    prev = buf[idx]
-                    if prev is None:
-                        buf[idx] = g
-                    elif create_graph:
-                        buf[idx] = prev + g
-                    else:  # plain sum of arrays: no graph to record
-                        buf[idx] = new_tensor(prev.array + g.array)
-                deps[target] -= 1
-                if deps[target] == 0:
-                    ready.append(target)
+        if raw:
+            _run_raw(ready, buffers, deps, retain_graph, accumulate, capture_leaf, capture_node,
+                     captured, given)
+        else:
+            _run_tensors(ready, buffers, deps, retain_graph, create_graph, accumulate,
+                         capture_leaf, capture_node, captured, given)
     finally:
         STATE.enabled = prev_enabled
     if inputs is not None and not accumulate:
@@ -174,6 +142,121 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             result.append(g)
         return tuple(result)
     return None
+
+
+def _run_raw(ready, buffers, deps, retain_graph, accumulate, capture_leaf, capture_node,
+             captured, given):
+    """The plain backward: buffers hold raw arrays; a node with ``raw_backward`` (and no hooks)
+    runs it on them directly, any other node sees Tensors wrapped around them."""
+    new_tensor = _fn._new_tensor
+    while ready:
+        node = ready.pop()
+        grads = buffers.pop(node, None)
+        cls = type(node)
+        rb = cls.raw_backward
+        if rb is not None and node._plain and not capture_node and grads is not None and \
+                len(grads) == 1 and grads[0] is not None:
+            in_grads = rb(node, grads[0])
+            if not retain_graph:
+                node._saved = node._saved_raw = None
+                node._released = True
+        else:
+            if grads is not None:
+                grads = [None if a is None else new_tensor(a) for a in grads]
+            out = _call_node(node, grads, capture_node, captured, retain_graph)
+            in_grads = tuple(None if g is None else g.array for g in out) if out else \
+                (None,) * len(node._next)
+        grads = None  # so that a leaf may adopt a view of it (see _private)
+        edges = node._next
+        if type(in_grads) is not tuple:
+            in_grads = (in_grads,)
+        if len(in_grads) != len(edges):
+            in_grads = _fit_count(node, in_grads)
+        for e, g in zip(edges, in_grads):
+            if e is None:
+                continue
+            target, idx, shape, dtype = e
+            if g is not None:
+                if g.shape != shape:
+                    g = _sum_to_raw(g, shape, node)
+                elif not shape and isinstance(g, np.generic):  # 0-d arithmetic gives scalars
+                    g = np.asarray(g)
+                if g.dtype != dtype:
+                    raise RuntimeError(f"{node.name()} returned a {g.dtype} gradient for a "
+                                       f"{dtype} input; this is a bug in that op.")
+                if idx < 0:
+                    if capture_leaf or getattr(target, "_hooks", None):
+                        _deliver_leaf(target, new_tensor(g), accumulate, capture_leaf, captured,
+                                      False, given)
+                    elif accumulate:
+                        _accumulate(target, g, given)
+                    continue
+                buf = buffers.get(target)
+                if buf is None:
+                    buf = buffers[target] = [None] * (len(target._out_meta)
+                                                      if target._out_meta else 1)
+                prev = buf[idx]
+                buf[idx] = g if prev is None else prev + g
+            elif idx < 0:
+                continue
+            n = deps[target] - 1
+            deps[target] = n
+            if n == 0:
+                ready.append(target)
+
+
+def _sum_to_raw(g, shape, node):
+    """``_sum_to`` on a raw array (float16 sums in float32, as the sum op does)."""
+    axes = _broadcast_axes(g.shape, shape, node)
+    if axes:
+        if g.dtype == np.float16:
+            g = g.sum(axis=axes, dtype=np.float32).astype(np.float16)
+        else:
+            g = g.sum(axis=axes)
+    g = g.reshape(shape)
+    return np.asarray(g) if isinstance(g, np.generic) else g
+
+
+def _run_tensors(ready, buffers, deps, retain_graph, create_graph, accumulate, capture_leaf,
+                 capture_node, captured, given):
+    """Backward with Tensor gradients: recorded under create_graph, checked under anomaly."""
+    new_tensor = _fn._new_tensor
+    while ready:
+        node = ready.pop()
+        grads = buffers.pop(node, None)
+        in_grads = _call_node(node, grads, capture_node, captured, retain_graph)
+        if not in_grads:  # nothing flowed through this node: inputs still count down
+            in_grads = (None,) * len(node._next)
+        for e, g in zip(node._next, in_grads):
+            if e is None:
+                continue
+            target, idx, shape, dtype = e
+            if g is not None:
+                if g.array.shape != shape:
+                    g = _sum_to(g, shape, node)
+                if g.array.dtype != dtype:
+                    raise RuntimeError(f"{node.name()} returned a {g.array.dtype} gradient "
+                                       f"for a {dtype} input; this is a bug in that op.")
+            if idx < 0:
+                if g is not None:
+                    _deliver_leaf(target, g, accumulate, capture_leaf, captured,
+                                  create_graph, given)
+                continue
+            if g is not None:
+                buf = buffers.get(target)
+                if buf is None:
+                    buf = buffers[target] = [None] * (len(target._out_meta)
+                                                      if target._out_meta else 1)
+                prev = buf[idx]
+                if prev is None:
+                    buf[idx] = g
+                elif create_graph:
+                    buf[idx] = prev + g
+                else:  # plain sum of arrays: no graph to record
+                    buf[idx] = new_tensor(prev.array + g.array)
+            deps[target] -= 1
+            if deps[target] == 0:
+                ready.append(target)
 
 
 def _call_node(node, grads, capture_node, captured, retain_graph):
@@ -278,18 +361,30 @@ def _deliver_leaf(leaf, g, accumulate, capture_leaf, captured, create_graph, giv
     if not accumulate or (capture_leaf and k is None):
         return
     if not create_graph:
-        g = g.detach() if g._rg else g
-        # a gradient array may be shared (x + x, the user's gradient=...) or a strided view:
-        # give each .grad its own C-ordered buffer so in-place updates stay private.
-        arr = g.array
-        if id(arr) in given or not _private(arr):
-            g = _fn._new_tensor(arr.copy())
-        given.add(id(g.array))
-        if leaf.grad is None:
-            leaf.grad = g
-        else:
-            leaf.grad.array += g.array
+        _accumulate(leaf, g.array, given)
+        return
+    leaf.grad = g if leaf.grad is None else leaf.grad + g
+    for fn in getattr(leaf, "_post_acc_hooks", None) or ():
+        fn(leaf)
+
+
+def _accumulate(leaf, arr, given):
+    """Add a plain gradient array into ``leaf.grad``.
+
+    A gradient array may be shared (``x + x``, the caller's gradient=..., a buffer still
+    waiting for another node) or a strided view: ``.grad`` adopts it without a copy only when
+    it is private, and an adopted array is then never updated in place during this backward.
+    """
+    if id(arr) in given or not _private(arr):
+        arr = arr.copy()
     else:
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
+        given.add(id(arr))
+    grad = leaf.grad
+    if grad is None:
+        leaf.grad = _fn._new_tensor(arr)
+    elif id(grad.array) in given:  # adopted earlier in this backward: maybe shared
+        grad.array = grad.array + arr
+    else:
+        grad.array += arr
     for fn in getattr(leaf, "_post_acc_hooks", None) or ():
         fn(leaf)

@@ -68,6 +68,8 @@ class Node:
     """
 
     _saved = None
+    _saved_raw = ()  # what forward saved, as raw values (see saved_arrays)
+    _vchecks = ()  # (version counter, version at save) per saved input/output Tensor
     _record = False
     _released = False
     _materialize = True
@@ -78,6 +80,11 @@ class Node:
     _nondiff = None
     _plain = True  # False once hooks or retain_grad are attached: the engine then looks closer
     _is_op = False  # ganglion's own ops (trusted to return Tensors or None)
+    # Optional ``raw_backward(ctx, g)``: the backward rule on raw arrays (array in, one array
+    # or None per input out), used by the engine whenever no graph is recorded (no
+    # create_graph): no Tensor is made per gradient. ``backward`` (Tensors) stays the rule
+    # for create_graph=True.
+    raw_backward = None
     xp = np
 
     def name(self) -> str:
@@ -129,24 +136,37 @@ class Node:
         saved = self._saved
         if saved is None:
             return ()
-        versions = self._saved_versions
-        for t, v in zip(saved, versions):
-            if isinstance(t, Tensor) and t._vc[0] != v:
-                raise RuntimeError(
-                    f"one of the variables needed for gradient computation has been modified by "
-                    f"an inplace operation: [{t.dtype}{list(t.shape)}] is at version {t._vc[0]}; "
-                    f"expected version {v} instead (saved by {self.name()}). Hint: replace the "
-                    f"in-place op (e.g. x.add_(y), x[i] = v) by its out-of-place form "
-                    f"(x = x + y), or clone() the tensor before modifying it.")
+        for vc, v in self._vchecks:
+            if vc[0] != v:
+                self._version_error(vc, v)
         return saved
+
+    def saved_arrays(self) -> tuple:
+        """The saved values as the raw arrays (and numbers) ``forward`` saved, for
+        ``raw_backward``; the same freed-graph and in-place-modification checks as
+        ``saved_tensors``."""
+        if self._released:
+            raise RuntimeError(_FREED_MSG)
+        for vc, v in self._vchecks:
+            if vc[0] != v:
+                self._version_error(vc, v)
+        return self._saved_raw
+
+    def _version_error(self, vc, v):
+        t = next(t for t in self._saved if isinstance(t, Tensor) and t._vc is vc)
+        raise RuntimeError(
+            f"one of the variables needed for gradient computation has been modified by "
+            f"an inplace operation: [{t.dtype}{list(t.shape)}] is at version {vc[0]}; "
+            f"expected version {v} instead (saved by {self.name()}). Hint: replace the "
+            f"in-place op (e.g. x.add_(y), x[i] = v) by its out-of-place form "
+            f"(x = x + y), or clone() the tensor before modifying it.")
 
     @property
     def saved_variables(self) -> tuple:
         return self.saved_tensors
 
     def _release(self) -> None:
-        if self._saved is not None:
-            self._saved = None
+        self._saved = self._saved_raw = None
         self._released = True
 
     # -- hooks ------------------------------------------------------------------------------
@@ -234,28 +254,37 @@ def _record_edges(ctx, args):
 
 
 def _map_saved(ctx, args, arrays, outputs, raw_outs):
-    """Replace each saved array by the Tensor it is (input, output) or a constant Tensor."""
-    saved = []
+    """Replace each saved array by the Tensor it is (input, output) or a constant Tensor, and
+    note the version of each saved input/output (an in-place change later is an error)."""
+    saved, raw, checks = [], [], []
     for s in ctx._saved:
         if s is None or type(s) in _PY_SCALARS:  # Python numbers stay numbers (constants)
             saved.append(s)
+            raw.append(s)
             continue
         t = None
-        for a, arr in zip(args, arrays):
-            if s is arr and isinstance(a, Tensor):
-                t = a
-                break
-        if t is None:
-            for o, raw in zip(outputs, raw_outs):
-                if s is raw or s is o.array:  # raw: a NumPy scalar the forward returned
-                    t = o
+        for i, arr in enumerate(arrays):
+            if s is arr:
+                a = args[i]
+                if isinstance(a, Tensor):
+                    t = a
                     break
         if t is None:
-            t = s if isinstance(s, Tensor) else _new_tensor(
-                np.asarray(s) if isinstance(s, np.generic) else s)
+            for o, r in zip(outputs, raw_outs):
+                if s is r or s is o.array:  # r: a NumPy scalar the forward returned
+                    t = o
+                    break
+        if t is None and isinstance(s, Tensor):
+            t = s
+        if t is not None:
+            checks.append((t._vc, t._vc[0]))
+        else:  # an intermediate: a constant of the graph
+            t = _new_tensor(np.asarray(s) if isinstance(s, np.generic) else s)
         saved.append(t)
+        raw.append(t.array)
     ctx._saved = tuple(saved)
-    ctx._saved_versions = tuple(t._vc[0] if isinstance(t, Tensor) else 0 for t in saved)
+    ctx._saved_raw = tuple(raw)
+    ctx._vchecks = checks
 
 
 class Op(Node):
@@ -382,8 +411,9 @@ class Function(Node):
                                       else None for r in results)
             if ctx._saved is not None:
                 ctx._saved = tuple(_orig_input(s, inputs, args) for s in ctx._saved)
-                ctx._saved_versions = tuple(s._vc[0] if isinstance(s, Tensor) else 0
-                                            for s in ctx._saved)
+                ctx._saved_raw = tuple(s.array if isinstance(s, Tensor) else s
+                                       for s in ctx._saved)
+                ctx._vchecks = [(s._vc, s._vc[0]) for s in ctx._saved if isinstance(s, Tensor)]
         elif ctx._saved is not None:
             ctx._saved = None
         return tuple(results) if multi else results[0]

@@ -5,7 +5,33 @@ import numpy as np
 
 from ganglion.backend import dtypes as _dt
 
-__all__ = ["norm_dim", "norm_dims", "shape_str", "check_tensor", "np_dtype"]
+__all__ = ["norm_dim", "norm_dims", "shape_str", "check_tensor", "np_dtype", "quiet"]
+
+try:  # NumPy >= 2: errstate is a context variable; setting it directly costs ~0.3 us
+    from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
+
+    _IGNORE_ALL = _make_extobj(all="ignore")
+except (ImportError, AttributeError, TypeError):  # other NumPy versions: the public API
+    _extobj_contextvar = None
+
+
+def quiet(fn, *args):
+    """``fn(*args)`` with NumPy's floating-point warnings off (overflow, 0/0, log(0)): torch
+    returns inf/nan silently. The same as ``with np.errstate(all="ignore")``, which costs
+    about 1.6 us a call, more than a small op itself.
+
+    >>> import numpy as np
+    >>> quiet(np.divide, np.ones(1), np.zeros(1))
+    array([inf])
+    """
+    if _extobj_contextvar is None:
+        with np.errstate(all="ignore"):
+            return fn(*args)
+    token = _extobj_contextvar.set(_IGNORE_ALL)
+    try:
+        return fn(*args)
+    finally:
+        _extobj_contextvar.reset(token)
 
 
 def shape_str(shape) -> str:
@@ -55,5 +81,3 @@ def float_dtype_for(arr):
     """The dtype a float op on ``arr`` returns: itself if floating, else the default dtype."""
     return arr.dtype if arr.dtype.kind == "f" else _dt.get_default_dtype().np
 
-
-_ = np

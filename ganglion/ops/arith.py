@@ -19,6 +19,7 @@ import numpy as np
 from ganglion.autograd.function import Op
 from ganglion.backend import dtypes as _dt
 from ganglion.backend.device import get_array_module
+from ganglion.ops._util import quiet
 from ganglion.ops.convert import Cast
 from ganglion.ops.unary_common import finish
 from ganglion.tensor import Tensor
@@ -77,6 +78,8 @@ class Add(Op):
     def backward(ctx, g):
         return g, g
 
+    raw_backward = backward
+
 
 class Sub(Op):
     @staticmethod
@@ -86,6 +89,10 @@ class Sub(Op):
     @staticmethod
     def backward(ctx, g):
         return g, (-g if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def raw_backward(ctx, g):
+        return g, (-g if ctx._next[1] is not None else None)
 
 
 class Mul(Op):
@@ -100,19 +107,39 @@ class Mul(Op):
         need_a, need_b = ctx.needs_input_grad
         return (g * b if need_a else None), (g * a if need_b else None)
 
+    @staticmethod
+    def raw_backward(ctx, g):
+        a, b = ctx.saved_arrays()
+        edges = ctx._next
+        return (g * b if edges[0] is not None else None), \
+            (g * a if edges[1] is not None else None)
+
+
+def _div(a, b):
+    return a / b
+
 
 class Div(Op):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return a / b
+        return quiet(_div, a, b)  # x / 0 is inf, 0 / 0 nan, silently (torch)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         return (g / b if need_a else None), (-g * a / (b * b) if need_b else None)
+
+    @staticmethod
+    def raw_backward(ctx, g):
+        a, b = ctx.saved_arrays()
+        edges = ctx._next
+        return quiet(_div_grads, g, a, b, edges[0] is not None, edges[1] is not None)
+
+
+def _div_grads(g, a, b, need_a, need_b):
+    return (g / b if need_a else None), (-g * a / (b * b) if need_b else None)
 
 
 class _Rounded(Op):

@@ -27,6 +27,10 @@ class Cast(Op):
     def backward(ctx, g):
         return Cast.apply(g, ctx.src) if ctx.needs_input_grad[0] else None
 
+    @staticmethod
+    def raw_backward(ctx, g):
+        return g.astype(ctx.src) if ctx._next[0] is not None else None
+
 
 class ToDevice(Op):
     @staticmethod

@@ -210,6 +210,10 @@ class Index(Op):
     def backward(ctx, g):
         return IndexGrad.apply(g, ctx.shape, ctx.key, None)
 
+    @staticmethod
+    def raw_backward(ctx, g):
+        return _index_grad(g, ctx.shape, ctx.key, None)
+
 
 class AdvancedIndex(Op):
     """``x[k1][k2]`` with integer/bool index arrays in ``k2``: a copy."""
@@ -223,6 +227,10 @@ class AdvancedIndex(Op):
     def backward(ctx, g):
         return IndexGrad.apply(g, ctx.shape, ctx.k1, ctx.k2)
 
+    @staticmethod
+    def raw_backward(ctx, g):
+        return _index_grad(g, ctx.shape, ctx.k1, ctx.k2)
+
 
 class IndexGrad(Op):
     """The adjoint of ``x[key]``: zeros of ``shape`` with ``g`` added at ``key``; repeated
@@ -231,18 +239,22 @@ class IndexGrad(Op):
     @staticmethod
     def forward(ctx, g, shape, k1, k2):
         ctx.k1, ctx.k2 = k1, k2
-        xp = get_array_module(g)
-        z = xp.zeros(shape, g.dtype)
-        view = z[k1]
-        if k2 is None:
-            view[...] = g
-        else:
-            xp.add.at(view, k2, g)
-        return z
+        return _index_grad(g, shape, k1, k2)
 
     @staticmethod
     def backward(ctx, gg):
         return index_with(gg, ctx.k1, ctx.k2)
+
+
+def _index_grad(g, shape, k1, k2):
+    xp = get_array_module(g)
+    z = xp.zeros(shape, g.dtype)
+    view = z[k1]
+    if k2 is None:
+        view[...] = g
+    else:
+        xp.add.at(view, k2, g)
+    return z
 
 
 def write(out, k1, k2, v, accumulate: bool) -> None:

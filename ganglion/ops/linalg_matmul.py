@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ganglion.autograd.function import Op, _new_tensor
-from ganglion.autograd.grad_mode import STATE
+from ganglion.autograd.function import Op
 from ganglion.backend.device import get_array_module
 from ganglion.ops._util import check_tensor, norm_dim
 from ganglion.tensor import Tensor
@@ -65,8 +64,6 @@ class MatMul(Op):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        if not STATE.enabled:  # plain backward: two GEMMs on the arrays, no graph to record
-            return _matmul_grads_raw(g.array, a.array, b.array, need_a, need_b)
         # Broadcast batch dims are summed back by the engine.
         ga = MatMul.apply(g, b.transpose(-2, -1)) if need_a else None
         gb = None
@@ -80,17 +77,19 @@ class MatMul(Op):
         return ga, gb
 
 
-def _matmul_grads_raw(g, a, b, need_a, need_b):
-    xp = get_array_module(g)
-    ga = _new_tensor(xp.matmul(g, b.swapaxes(-2, -1))) if need_a else None
-    gb = None
-    if need_b:
-        if b.ndim == 2 and a.ndim > 2:  # one GEMM over all batch rows (C-ordered result)
-            gb = xp.matmul(a.reshape(-1, a.shape[-1]).T, g.reshape(-1, g.shape[-1]))
-        else:
-            gb = xp.matmul(a.swapaxes(-2, -1), g)
-        gb = _new_tensor(gb)
-    return ga, gb
+    @staticmethod
+    def raw_backward(ctx, g):  # the same two GEMMs on the arrays
+        a, b = ctx.saved_arrays()
+        edges = ctx._next
+        xp = get_array_module(g)
+        ga = xp.matmul(g, b.swapaxes(-2, -1)) if edges[0] is not None else None
+        gb = None
+        if edges[1] is not None:
+            if b.ndim == 2 and a.ndim > 2:  # one GEMM over all batch rows (C-ordered result)
+                gb = xp.matmul(a.reshape(-1, a.shape[-1]).T, g.reshape(-1, g.shape[-1]))
+            else:
+                gb = xp.matmul(a.swapaxes(-2, -1), g)
+        return ga, gb
 
 
 class Dot(Op):

@@ -103,6 +103,10 @@ class Reshape(Op):
     def backward(ctx, g):
         return Reshape.apply(g, ctx.in_shape)
 
+    @staticmethod
+    def raw_backward(ctx, g):
+        return g.reshape(ctx.in_shape)
+
 
 class Expand(Op):
     view = True
@@ -115,6 +119,8 @@ class Expand(Op):
     def backward(ctx, g):
         return g  # the engine sums the broadcast gradient back to the input's shape
 
+    raw_backward = backward
+
 
 class Permute(Op):
     view = True
@@ -126,10 +132,21 @@ class Permute(Op):
 
     @staticmethod
     def backward(ctx, g):
-        inv = [0] * len(ctx.dims)
-        for i, d in enumerate(ctx.dims):
-            inv[d] = i
-        return Permute.apply(g, tuple(inv))
+        return Permute.apply(g, _inverse(ctx.dims))
+
+    @staticmethod
+    def raw_backward(ctx, g):
+        return g.transpose(_inverse(ctx.dims))
+
+
+def _inverse(dims) -> tuple:
+    """The permutation that undoes ``dims``."""
+    if len(dims) == 2:  # transpose: its own inverse
+        return dims
+    inv = [0] * len(dims)
+    for i, d in enumerate(dims):
+        inv[d] = i
+    return tuple(inv)
 
 
 # -- reshaping ---------------------------------------------------------------------------------

@@ -20,15 +20,15 @@ import builtins
 
 import numpy as np
 
-from ganglion.autograd.function import Op, _new_tensor
-from ganglion.autograd.grad_mode import STATE
+from ganglion.autograd.function import Op
 from ganglion.backend import dtypes as _dt
 from ganglion.backend.device import get_array_module
 from ganglion.ops import reduce_scan as _scan
 from ganglion.ops import reduce_stats as _stats
-from ganglion.ops._util import norm_dim
+from ganglion.ops._util import norm_dim, quiet
 from ganglion.ops.convert import Cast
-from ganglion.ops.reduce_common import (check_nonempty, const, expand_back, reduce_dims,
+from ganglion.ops.reduce_common import (check_nonempty, const, expand_back, expand_back_raw,
+                                        reduce_dims,
                                         return_type, select_grad, spread_evenly)
 from ganglion.ops.reduce_scan import *  # noqa: F401,F403 - re-exported
 from ganglion.ops.reduce_stats import *  # noqa: F401,F403 - re-exported
@@ -65,6 +65,12 @@ class Sum(Op):
             g = Cast.apply(g, ctx.in_dtype)
         return expand_back(g, ctx.in_shape, ctx.axes, ctx.keepdim)
 
+    @staticmethod
+    def raw_backward(ctx, g):
+        if g.dtype != ctx.in_dtype:
+            g = g.astype(ctx.in_dtype)
+        return expand_back_raw(g, ctx.in_shape, ctx.axes, ctx.keepdim)
+
 
 class Mean(Op):
     @staticmethod
@@ -75,17 +81,19 @@ class Mean(Op):
             n *= x.shape[a]
         ctx.n = n
         s = x.sum(axis=axes, keepdims=keepdim, dtype=_acc_dtype(x))
-        with np.errstate(invalid="ignore", divide="ignore"):  # mean of nothing is nan (torch)
-            out = s / n if n else s * np.nan
+        # mean of nothing is nan (torch), silently
+        out = s / n if n else quiet(np.multiply, s, np.nan)
         return out.astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
-        if not STATE.enabled and ctx.n:  # plain backward: scale the array, no graph
-            return expand_back(_new_tensor(g.array / ctx.n), ctx.in_shape, ctx.axes,
-                               ctx.keepdim)
         return expand_back(g / ctx.n if ctx.n else g * np.nan, ctx.in_shape, ctx.axes,
                            ctx.keepdim)
+
+    @staticmethod
+    def raw_backward(ctx, g):
+        return expand_back_raw(g / ctx.n if ctx.n else g * np.nan, ctx.in_shape, ctx.axes,
+                               ctx.keepdim)
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:  # noqa: A001

@@ -16,7 +16,7 @@ from ganglion.autograd.grad_mode import STATE
 from ganglion.backend.device import get_array_module
 from ganglion.ops._util import norm_dim
 
-__all__ = ["reduce_dims", "expand_back", "keep_shape", "kept", "const", "where",
+__all__ = ["reduce_dims", "expand_back", "expand_back_raw", "keep_shape", "kept", "const", "where",
            "spread_evenly", "select_grad", "check_nonempty", "return_type"]
 
 
@@ -45,13 +45,17 @@ def keep_shape(in_shape, axes) -> tuple:
     return tuple(1 if i in axes else s for i, s in enumerate(in_shape))
 
 
+def expand_back_raw(g, in_shape, axes, keepdim):
+    """Broadcast a reduced gradient (an array) back to the input's shape: one view."""
+    if not keepdim and axes:
+        g = g.reshape(keep_shape(in_shape, axes))
+    return get_array_module(g).broadcast_to(g, in_shape)
+
+
 def expand_back(g, in_shape, axes, keepdim):
     """Broadcast a reduced gradient (a Tensor) back to the input's shape."""
     if not STATE.enabled:  # plain backward: one broadcast view of the array, no graph
-        arr = g.array
-        if not keepdim and axes:
-            arr = arr.reshape(keep_shape(in_shape, axes))
-        return _new_tensor(get_array_module(arr).broadcast_to(arr, in_shape))
+        return _new_tensor(expand_back_raw(g.array, in_shape, axes, keepdim))
     if not keepdim and axes:
         g = g.reshape(keep_shape(in_shape, axes))
     return g.expand(in_shape)

@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ganglion.autograd.function import Op, _new_tensor
-from ganglion.autograd.grad_mode import STATE
 from ganglion.backend.device import get_array_module
-from ganglion.ops._util import float_dtype_for
+from ganglion.ops._util import float_dtype_for, quiet
 from ganglion.tensor import Tensor, write_array_
 
 __all__ = ["UnaryOp", "ZeroGradOp", "half_via_float32", "check_input", "as_float", "apply_float",
@@ -41,8 +40,7 @@ class UnaryOp(Op):
     def forward(cls, ctx, x):
         xp = get_array_module(x)
         if cls.quiet:
-            with np.errstate(all="ignore"):
-                y = half_via_float32(cls.compute, xp, x)
+            y = quiet(half_via_float32, cls.compute, xp, x)
         else:
             y = half_via_float32(cls.compute, xp, x)
         if cls.saves:
@@ -51,19 +49,21 @@ class UnaryOp(Op):
 
     @staticmethod
     def backward(ctx, g):
-        saved = ctx.saved_tensors
-        if not STATE.enabled and ctx._raw:
-            # Plain backward (no create_graph): most rules are arithmetic that NumPy arrays
-            # evaluate directly, one array expression instead of one Op per operator. A rule
-            # that needs Tensor methods (x.sign(), where) is found out once and then always
-            # runs on Tensors.
+        return ctx.derivative(g, *ctx.saved_tensors)
+
+    @staticmethod
+    def raw_backward(ctx, g):
+        # Most rules are arithmetic that NumPy arrays evaluate directly: one array expression
+        # instead of one Op per operator. A rule that needs Tensor methods (x.sign(), where)
+        # is found out once and then always runs on Tensors.
+        if ctx._raw:
+            saved = ctx.saved_arrays()
             try:
-                r = ctx.derivative(g.array, *(t.array for t in saved))
+                return quiet(ctx.derivative, g, *saved) if ctx.quiet else \
+                    ctx.derivative(g, *saved)
             except (AttributeError, TypeError):
                 type(ctx)._raw = False
-            else:
-                return _new_tensor(r if type(r) is np.ndarray else np.asarray(r))
-        return ctx.derivative(g, *saved)
+        return ctx.derivative(_new_tensor(g), *ctx.saved_tensors).array
 
 
 def half_via_float32(compute, xp, x, *args):

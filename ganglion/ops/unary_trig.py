@@ -121,6 +121,8 @@ class Logit(UnaryOp):
     """log(z / (1 - z)), z = x clamped to [eps, 1 - eps] when eps >= 0 (torch's kernel:
     ``x < lo ? lo : (x > hi ? hi : x)``, so lo wins if eps > 0.5)."""
 
+    raw_backward = None  # its own backward (Tensor rule) replaces derivative()
+
     @staticmethod
     def forward(ctx, x, eps):
         ctx.save_for_backward(x)
