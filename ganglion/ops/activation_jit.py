@@ -1,5 +1,5 @@
 """Compiled kernels (numba) for the hot activations and their gradients: ReLU, GELU (exact and
-tanh), SiLU.
+tanh), SiLU, and softmax along the last dim.
 
 NumPy runs each activation as a chain of single-threaded ufuncs with a full-size temporary per
 step (exact GELU's backward is about ten). These kernels make one pass on all cores. ReLU is
@@ -30,7 +30,7 @@ from numba import prange
 from ganglion.backend import jit
 
 __all__ = ["relu", "relu_grad", "gelu", "gelu_grad", "gelu_tanh", "gelu_tanh_grad", "silu",
-           "silu_grad", "PARALLEL_MIN"]
+           "silu_grad", "softmax_last", "softmax_last_grad", "PARALLEL_MIN"]
 
 _BLOCK = 8192
 # below this many elements a parallel region's start (several us) costs more than it saves
@@ -247,3 +247,64 @@ def silu(x):
 def silu_grad(g, x):
     """g * sigmoid(x) (1 + x (1 - sigmoid(x))) for C-contiguous float32 arrays."""
     return _call(_silu_grad, g, x)
+
+
+@_inline
+def _softmax_row(x, out, i):
+    # one row's three passes, in L1 (float32 only: the polynomial exp)
+    d = x.shape[1]
+    mx = x[i, 0]
+    for j in range(1, d):
+        v = x[i, j]
+        mx = v if v > mx or v != v else mx  # NaN wins, as max
+    s = 0.0
+    for j in range(d):
+        e = _exp(np.float64(x[i, j] - mx))
+        out[i, j] = e
+        s += e
+    r = 1.0 / s
+    for j in range(d):
+        out[i, j] = out[i, j] * r
+
+
+@_inline
+def _softmax_row_grad(g, y, out, i):
+    d = y.shape[1]
+    s = 0.0
+    for j in range(d):
+        s += np.float64(g[i, j]) * y[i, j]
+    for j in range(d):
+        out[i, j] = y[i, j] * (g[i, j] - s)
+
+
+# Serial only: the kernels serve small and medium inputs, where NumPy's five ufunc calls cost
+# more than the work; on large ones NumPy's float32 exp (AVX-512) beats the polynomial here.
+@jit.kernel()
+def _softmax_rows(x, out):
+    for i in range(x.shape[0]):
+        _softmax_row(x, out, i)
+
+
+@jit.kernel()
+def _softmax_rows_grad(g, y, out):
+    for i in range(y.shape[0]):
+        _softmax_row_grad(g, y, out, i)
+
+
+def _rows(a):
+    return a if a.ndim == 2 else a.reshape(-1, a.shape[-1])
+
+
+def softmax_last(x):
+    """softmax along the last dim of a C-contiguous float32 array of at least one dim and
+    one element."""
+    out = np.empty(x.shape, x.dtype)
+    _softmax_rows(_rows(x), _rows(out))
+    return out
+
+
+def softmax_last_grad(g, y):
+    """y * (g - sum(g * y)) along the last dim (softmax's backward), C-contiguous float32."""
+    out = np.empty(y.shape, y.dtype)
+    _softmax_rows_grad(_rows(g), _rows(y), _rows(out))
+    return out

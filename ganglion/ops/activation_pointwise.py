@@ -122,14 +122,13 @@ class _Pointwise(Op):
     def backward(cls, ctx, g):
         (x,) = ctx.saved_tensors
         if not STATE.enabled:  # plain backward: g * f'(x) on the arrays, no graph to record
-            ga, xa = g.array, x.array
-            if cls.kernel is not None:
-                gx = _jit_rule(cls.kernel + "_grad", ga, xa)
-                if gx is not None:
-                    return _fn._new_tensor(gx)
-            return _fn._new_tensor(_run(cls.grad, get_array_module(xa), ga, xa, *ctx.params,
-                                        n_arrays=2, errstate=cls.errstate))
+            return _fn._new_tensor(_raw_grad(cls, ctx, g.array, x.array))
         return _PointwiseGrad.apply(g, x, cls, ctx.params)
+
+    @staticmethod
+    def raw_backward(ctx, g):
+        # the engine's plain backward on raw arrays (no Tensor per gradient)
+        return _raw_grad(type(ctx), ctx, g, ctx.saved_arrays()[0])
 
     @staticmethod
     def f(xp, x, *params):
@@ -142,6 +141,16 @@ class _Pointwise(Op):
     @staticmethod
     def d2(x, *params):
         return None  # piecewise linear: the second derivative is 0
+
+
+def _raw_grad(cls, ctx, g, x):
+    """``g * f'(x)`` on arrays: the compiled kernel when it applies, else the NumPy rule."""
+    if cls.kernel is not None:
+        gx = _jit_rule(cls.kernel + "_grad", g, x)
+        if gx is not None:
+            return gx
+    return _run(cls.grad, get_array_module(x), g, x, *ctx.params, n_arrays=2,
+                errstate=cls.errstate)
 
 
 class _PointwiseGrad(Op):
@@ -172,9 +181,8 @@ class Relu(_Pointwise):
     """max(x, 0). Gradient 0 at x == 0 (torch's threshold_backward on the result).
 
     The hottest activation, so its forward and backward skip the generic machinery: on small
-    float arrays the whole op is one ``np.maximum`` against a 0-d zero (a Python 0 costs a
-    scalar conversion per call, more than the work), large ones and every backward with
-    kernels on go to ``activation_jit``.
+    float arrays each is one NumPy call against a 0-d zero (a Python 0 costs a scalar
+    conversion per call, more than the work); large ones go to ``activation_jit``.
     """
 
     errstate = False
@@ -195,15 +203,22 @@ class Relu(_Pointwise):
         (x,) = ctx.saved_tensors
         if STATE.enabled:
             return _PointwiseGrad.apply(g, x, Relu, ())
-        ga, xa = g.array, x.array
+        return _fn._new_tensor(Relu.raw_backward(ctx, g.array, x.array))
+
+    @staticmethod
+    def raw_backward(ctx, ga, xa=None):
+        if xa is None:  # called by the engine: the input comes from the saved arrays
+            xa = ctx.saved_arrays()[0]
         dt = xa.dtype
-        if (type(xa) is np.ndarray and type(ga) is np.ndarray and ga.dtype == dt
-                and (dt == _F32 or dt == _F64) and ga.flags.c_contiguous
-                and xa.flags.c_contiguous and jit.enabled()):
-            gx = _kernels().relu_grad(ga, xa)
-        else:
-            gx = Relu.grad(np, ga, xa)
-        return _fn._new_tensor(gx)
+        if type(xa) is np.ndarray and type(ga) is np.ndarray and ga.dtype == dt:
+            if xa.size < JIT_MIN:
+                zero = _ZERO.get(dt)
+                if zero is not None:  # small: where() is the fewest ufunc calls
+                    return np.where(xa <= zero, zero, ga)
+            elif ((dt == _F32 or dt == _F64) and ga.flags.c_contiguous
+                  and xa.flags.c_contiguous and jit.enabled()):
+                return _kernels().relu_grad(ga, xa)
+        return Relu.grad(get_array_module(xa), ga, xa)
 
     @staticmethod
     def f(xp, x):

@@ -20,7 +20,9 @@ from ganglion.autograd import function as _fn
 from ganglion.autograd.function import Op, _new_tensor
 from ganglion.autograd.grad_mode import STATE
 from ganglion.backend import dtypes as _dt
+from ganglion.backend import jit
 from ganglion.backend.device import get_array_module
+from ganglion.ops.activation_pointwise import _kernels
 from ganglion.ops._util import check_tensor, norm_dim
 from ganglion.tensor import Tensor
 
@@ -45,7 +47,9 @@ class Softmax(Op):
 
     @staticmethod
     def forward(ctx, x, dim):
-        if x.size == 0:
+        if _kernel_ok(x, dim):
+            y = _kernels().softmax_last(x)
+        elif x.size == 0:
             y = x.copy()
         else:
             z, xp, out_dtype = _shifted(x, dim)
@@ -60,9 +64,34 @@ class Softmax(Op):
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
         if not STATE.enabled:  # plain backward: the same formula on arrays, no graph
-            ya, ga = y.array, g.array
-            return _new_tensor(ya * (ga - (ga * ya).sum(ctx.dim, keepdims=True)))
+            return _new_tensor(_softmax_grad(g.array, y.array, ctx.dim))
         return y * (g - (g * y).sum(ctx.dim, keepdim=True))
+
+    @staticmethod
+    def raw_backward(ctx, g):
+        # the engine's plain backward on raw arrays (no Tensor per gradient)
+        return _softmax_grad(g, ctx.saved_arrays()[0], ctx.dim)
+
+
+# Softmax along the last dim of a small or medium float32 C-contiguous array is one compiled
+# serial kernel call (forward and backward) when kernels are on: NumPy's chain of five ufunc
+# calls and reductions costs more than the work there.
+_KERNEL_MAX = 1 << 16
+_F32 = np.dtype(np.float32)
+def _kernel_ok(a, dim, *more):
+    return (type(a) is np.ndarray and a.dtype == _F32 and 0 < a.size < _KERNEL_MAX
+            and dim == a.ndim - 1 and a.flags.c_contiguous
+            and all(type(b) is np.ndarray and b.dtype == _F32 and b.flags.c_contiguous
+                    and b.shape == a.shape for b in more) and jit.enabled())
+
+
+def _softmax_grad(g, y, dim):
+    """y * (g - sum(g * y)) along ``dim`` on arrays, the result's buffer reused in place."""
+    if _kernel_ok(y, dim, g):
+        return _kernels().softmax_last_grad(g, y)
+    out = g - (g * y).sum(dim, keepdims=True)
+    out *= y
+    return out
 
 
 class LogSoftmax(Op):
@@ -85,10 +114,17 @@ class LogSoftmax(Op):
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
         if not STATE.enabled:  # plain backward: the same formula on arrays, no graph
-            ga = g.array
-            return _new_tensor(ga - get_array_module(ga).exp(y.array)
-                               * ga.sum(ctx.dim, keepdims=True))
+            return _new_tensor(_log_softmax_grad(g.array, y.array, ctx.dim))
         return g - y.exp() * g.sum(ctx.dim, keepdim=True)
+
+    @staticmethod
+    def raw_backward(ctx, g):
+        return _log_softmax_grad(g, ctx.saved_arrays()[0], ctx.dim)
+
+
+def _log_softmax_grad(g, y, dim):
+    """g - exp(y) * sum(g) along ``dim`` on arrays."""
+    return g - get_array_module(g).exp(y) * g.sum(dim, keepdims=True)
 
 
 def _softmax_dim(name, ndim, stacklevel):
