@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ganglion.autograd.function import Op, _new_tensor, once_differentiable
+from ganglion.backend import jit
 from ganglion.ops import recurrent_gru as _gru
 from ganglion.ops import recurrent_kernels as _k
 from ganglion.ops import recurrent_lstm as _lstm
@@ -114,6 +115,15 @@ class FusedRecurrent(Op):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, spec):
         record = ctx._record
+        ctx.jit = spec.mode == "LSTM" and _jit_ok(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
+        if ctx.jit:
+            out, h, c, saved = _lstm.lstm_forward_jit(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr,
+                                                      spec, record)
+            if record:
+                ctx.spec = spec
+                ctx.save_for_backward(x, w_ih, w_hh, w_hr, *saved)
+                ctx.set_materialize_grads(False)
+            return out, h, c
         w = _prepare(spec, w_ih, w_hh, b_ih, b_hh, w_hr, record, record and
                      ctx.needs_input_grad[0])
         if spec.mode == "LSTM":
@@ -141,6 +151,11 @@ class FusedRecurrent(Op):
         w.wih, w.whh_t, w.whr = wih, whh_t, whr
         need = _Need(ctx.needs_input_grad)
         dout, dh_n, dc_n = (None if g is None else g.array for g in (dout, dh_n, dc_n))
+        if ctx.jit:
+            grads = _lstm.lstm_backward_jit(x, dout, dh_n, dc_n, wih, whh_t, whr, saved, spec,
+                                            need)
+            dx, dwih, dwhh, dbih, dbhh, dh0, dc0, dwhr = grads
+            return _grads_out(ctx, (dx, dh0, dc0, dwih, dwhh, dbih, dbhh, dwhr))
         dc0 = dwhr = None
         if spec.mode == "LSTM":
             dx, dwih, dwhh, dbih, dbhh, dh0, dc0, dwhr = _lstm.lstm_backward(
@@ -151,9 +166,18 @@ class FusedRecurrent(Op):
         else:
             dx, dwih, dwhh, dbih, dbhh, dh0 = _gru.rnn_backward(x, dout, dh_n, w, saved, spec,
                                                                 need)
-        grads = (dx, dh0, dc0, dwih, dwhh, dbih, dbhh, dwhr)
-        return tuple(_new_tensor(g) if g is not None and n else None
-                     for g, n in zip(grads, ctx.needs_input_grad)) + (None,)
+        return _grads_out(ctx, (dx, dh0, dc0, dwih, dwhh, dbih, dbhh, dwhr))
+
+
+def _grads_out(ctx, grads):
+    return tuple(_new_tensor(g) if g is not None and n else None
+                 for g, n in zip(grads, ctx.needs_input_grad)) + (None,)
+
+
+def _jit_ok(*arrays):
+    """The compiled LSTM loop runs for float32/float64 NumPy arrays while kernels are on."""
+    arrays = [a for a in arrays if a is not None]
+    return arrays[0].dtype in (np.float32, np.float64) and jit.enabled_for(*arrays)
 
 
 def _layer_params(params, has_biases, num_layers, num_dirs, who):

@@ -135,3 +135,106 @@ def _hidden_grad(whh_t, dg, dhb, pbuf):
         np.matmul(whh_t, dg, out=dhb)
     else:
         dhb[...] = np.matmul(whh_t, dg, out=_buf(pbuf, dhb.shape[0], dhb.shape[1]))
+
+
+# -- compiled path (recurrent_jit): rows layout, one GEMM + one kernel call per step ----------
+
+def _row_index(spec, t):
+    """(first row, row stride) of step t's rows in x's row order."""
+    if spec.batch_major:
+        return t, spec.T
+    return spec.offsets[t], 1
+
+
+def _step_rows(a, spec, t):
+    """Step t's (b_t, F) rows of an (N, F) array in x's order: a view (strided if batch-major)."""
+    if spec.batch_major:
+        return a.reshape(spec.B, spec.T, a.shape[1])[:, t]
+    off = spec.offsets
+    return a[off[t]:off[t + 1]]
+
+
+def lstm_forward_jit(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, spec, record):
+    """LSTM over the sequence with the compiled step kernel; torch's gate order and weights as
+    they are. x (N, I), h0 (B, P), c0 (B, H), rows. Returns (out (N, P), h_n, c_n, saved)."""
+    from ganglion.ops import recurrent_jit as _rj  # noqa: PLC0415 - numba only when on
+
+    H, P, B, N, dt = spec.hidden, h0.shape[1], spec.B, spec.N, x.dtype
+    proj = w_hr is not None
+    whh_t = np.ascontiguousarray(w_hh.T)  # (P, 4H): the per-step GEMM reads it row by row
+    xp = np.matmul(x, w_ih.T, out=pooled((N, 4 * H), dt))  # all steps' input projections
+    bias = np.zeros(4 * H, dt) if b_ih is None else b_ih + b_hh
+    h, c = np.array(h0, dt, order="C"), np.array(c0, dt, order="C")
+    out = np.empty((N, P), dt)
+    hh, hsc = np.empty((B, 4 * H), dt), np.empty((B, P), dt)
+    rows = N if record else B  # saved arrays, or per-step scratch rows
+    gs, cps, tcs = pooled((rows, 4 * H), dt), pooled((rows, H), dt), pooled((rows, H), dt)
+    hps = pooled((N, P), dt) if record else None
+    m = np.empty((B, H), dt) if proj else None  # the kernel's "h" when projecting
+    mm = pooled((N, H), dt) if record and proj else (np.empty((B, H), dt) if proj else None)
+    mh = pooled((rows, H), dt) if proj else None  # where the kernel copies the old m: unused
+    for t in spec.order():
+        b = spec.batch_sizes[t]
+        xb, xs = _row_index(spec, t)
+        sb, ss = (xb, xs) if record else (0, 1)
+        np.matmul(h[:b], whh_t, out=hh[:b])
+        if proj:
+            if record:
+                _step_rows(hps, spec, t)[...] = h[:b]
+            _rj.lstm_forward_step(hh[:b], xp, xb, xs, bias, c, m, gs, sb, ss, cps, tcs, mh,
+                                  mm, sb, ss)
+            np.matmul(m[:b], w_hr.T, out=h[:b])
+            _step_rows(out, spec, t)[...] = h[:b]
+        else:
+            _rj.lstm_forward_step(hh[:b], xp, xb, xs, bias, c, h, gs, sb, ss, cps, tcs,
+                                  hps if record else hsc, out, xb, xs)
+    saved = (gs, cps, tcs, hps, mm) if record else None
+    return out, h, c, saved
+
+
+def lstm_backward_jit(x, dout, dh_n, dc_n, w_ih, w_hh, w_hr, saved, spec, need):
+    """BPTT for :func:`lstm_forward_jit`: (dx, dW_ih, dW_hh, db_ih, db_hh, dh0, dc0, dW_hr)
+    in torch's gate order; each weight gradient is one GEMM over all steps."""
+    from ganglion.ops import recurrent_jit as _rj  # noqa: PLC0415
+
+    gs, cps, tcs, hps, mm = saved
+    H, P, B, N, dt = spec.hidden, hps.shape[1], spec.B, spec.N, x.dtype
+    proj = w_hr is not None
+    dg = pooled((N, 4 * H), dt)
+    dh, dc = _grad_rows(dh_n, (B, P), dt), _grad_rows(dc_n, (B, H), dt)
+    zero = np.zeros((1, P), dt)
+    if dout is not None:
+        dout = np.ascontiguousarray(dout, dtype=dt)
+    dhs = pooled((N, P), dt) if proj else None  # dL/dh per step, for grad W_hr
+    dm = np.empty((B, H), dt) if proj else None
+    order = list(spec.order())
+    for t in reversed(order):
+        b = spec.batch_sizes[t]
+        sb, ss = _row_index(spec, t)
+        if proj:
+            dht = _step_rows(dhs, spec, t)
+            np.copyto(dht, dh[:b])
+            if dout is not None:
+                dht += _step_rows(dout, spec, t)
+            np.matmul(dht, w_hr, out=dm[:b])
+            _rj.lstm_backward_step(gs, cps, tcs, sb, ss, b, dm, dc, zero, 0, 0, dg)
+        elif dout is None:
+            _rj.lstm_backward_step(gs, cps, tcs, sb, ss, b, dh, dc, zero, 0, 0, dg)
+        else:
+            _rj.lstm_backward_step(gs, cps, tcs, sb, ss, b, dh, dc, dout, sb, ss, dg)
+        if t != order[0] or need.h0:  # the first step's product only feeds grad h0
+            np.matmul(_step_rows(dg, spec, t), w_hh, out=dh[:b])
+    dx = np.matmul(dg, w_ih) if need.x else None
+    dwih = np.matmul(dg.T, x) if need.w_ih else None
+    dwhh = np.matmul(dg.T, hps) if need.w_hh else None
+    db_ih = db_hh = None
+    if need.bias:  # a fresh array for each bias: a leaf may adopt its gradient and add into it
+        db_ih = np.add.reduce(dg, axis=0)
+        db_hh = db_ih.copy()
+    dwhr = np.matmul(dhs.T, mm) if proj and need.w_hr else None
+    return dx, dwih, dwhh, db_ih, db_hh, dh, dc, dwhr
+
+
+def _grad_rows(g, shape, dt):
+    """A fresh writable (B, F) state-gradient carry (an incoming one may be a broadcast)."""
+    return np.zeros(shape, dt) if g is None else np.array(g, dt, order="C")
