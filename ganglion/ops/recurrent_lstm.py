@@ -202,7 +202,7 @@ def lstm_backward_jit(x, dout, dh_n, dc_n, w_ih, w_hh, w_hr, saved, spec, need):
     proj = w_hr is not None
     dg = pooled((N, 4 * H), dt)
     dh, dc = _grad_rows(dh_n, (B, P), dt), _grad_rows(dc_n, (B, H), dt)
-    zero = np.zeros((1, P), dt)
+    zero = np.zeros((1, H), dt)  # H wide: with a projection the kernel reads dL/dm rows
     if dout is not None:
         dout = np.ascontiguousarray(dout, dtype=dt)
     dhs = pooled((N, P), dt) if proj else None  # dL/dh per step, for grad W_hr

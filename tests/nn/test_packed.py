@@ -134,7 +134,7 @@ def _build(kind, **kw):
 @pytest.mark.parametrize("case", ["sorted", "unsorted"])
 @pytest.mark.parametrize("given_state", [True, False])
 @pytest.mark.parametrize("kw", [dict(), dict(num_layers=2, bidirectional=True)])
-def test_packed_layer_matches_torch(kind, case, given_state, kw):
+def test_packed_layer_matches_torch(kind, case, given_state, kw, jit_mode):
     lengths = LENGTHS[case]
     g, t = _build(kind, **kw)
     rng = np.random.default_rng(3)
@@ -161,7 +161,7 @@ def test_packed_layer_matches_torch(kind, case, given_state, kw):
         _eq(a, b, rtol=1e-9, atol=1e-11)
 
 
-def test_packed_lstm_float32_with_projection():
+def test_packed_lstm_float32_with_projection(jit_mode):
     g, t = _build("LSTM", proj_size=2)
     g.float()
     t.float()
@@ -175,7 +175,7 @@ def test_packed_lstm_float32_with_projection():
         _eq(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_packed_bidirectional_projected_lstm_with_states():
+def test_packed_bidirectional_projected_lstm_with_states(jit_mode):
     ganglion.manual_seed(0)
     g = LSTM(3, 6, num_layers=2, bidirectional=True, proj_size=2).double()
     t = torch.nn.LSTM(3, 6, num_layers=2, bidirectional=True, proj_size=2).double()

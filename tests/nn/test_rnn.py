@@ -99,7 +99,7 @@ def _states(kind, kw, batch, rng):
 @pytest.mark.parametrize("kind", ["RNN", "RNN_relu", "LSTM", "GRU"])
 @pytest.mark.parametrize("config", sorted(CONFIGS))
 @pytest.mark.parametrize("given_state", [True, False])
-def test_layer_matches_torch(kind, config, given_state):
+def test_layer_matches_torch(kind, config, given_state, jit_mode):
     kw = dict(CONFIGS[config])
     name = "RNN" if kind.startswith("RNN") else kind
     if kind == "RNN_relu":
@@ -117,7 +117,7 @@ def test_layer_matches_torch(kind, config, given_state):
 @pytest.mark.parametrize("kw", [dict(proj_size=3), dict(proj_size=2, num_layers=2,
                                                         bidirectional=True, batch_first=True)])
 @pytest.mark.parametrize("given_state", [True, False])
-def test_lstm_projection_matches_torch(kw, given_state):
+def test_lstm_projection_matches_torch(kw, given_state, jit_mode):
     g, t = build("LSTM", I_, H_, **kw)
     assert "weight_hr_l0" in dict(g.named_parameters())
     rng = np.random.default_rng(2)
@@ -185,7 +185,7 @@ def test_cell_double_backward_matches_torch():
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
-def test_fused_backward_is_once_differentiable():
+def test_fused_backward_is_once_differentiable(jit_mode):
     lstm = LSTM(3, 4)
     x = ganglion.randn(5, 2, 3, requires_grad=True)
     out, _ = lstm(x)
@@ -310,7 +310,7 @@ def test_buffer_pool_reuses_only_unreferenced_arrays():
     assert sum(x.nbytes for x in pool.arrays) <= 10000 + 16000
 
 
-def test_outputs_survive_later_calls():
+def test_outputs_survive_later_calls(jit_mode):
     # big enough for the work arrays to come from the pool: an output still held by the
     # caller must not be overwritten by the next call
     lstm = LSTM(32, 64, batch_first=True)
@@ -326,7 +326,7 @@ def test_outputs_survive_later_calls():
 
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 @pytest.mark.parametrize("shape", [(T_, 1, I_), (T_, I_), (T_, 0, I_)])
-def test_sum_backward_batch_one_and_empty_batch(kind, shape):
+def test_sum_backward_batch_one_and_empty_batch(kind, shape, jit_mode):
     # .sum() sends read-only broadcast gradients; a (1, F) state gradient transposes to a
     # view of it: the kernels must copy before accumulating into it
     g, t = build(kind, I_, H_, num_layers=2, bidirectional=True)
@@ -348,7 +348,7 @@ def test_empty_sequence_is_an_error_as_in_torch():
                        "Expected sequence length to be larger than 0")
 
 
-def test_retain_graph_backward_twice():
+def test_retain_graph_backward_twice(jit_mode):
     lstm = LSTM(3, 4, num_layers=2)
     x = ganglion.randn(5, 2, 3, requires_grad=True)
     out, (h, c) = lstm(x)
