@@ -99,6 +99,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
+    ganglion.set_num_threads(args.threads)  # BLAS and compiled kernels, as torch's below
     if torch is not None:
         torch.set_num_threads(args.threads)
     print(f"{'workload':40s} {'ganglion ms':>12s} {'torch ms':>10s} {'ratio':>7s}")
