@@ -154,6 +154,35 @@ def _step_rows(a, spec, t):
     return a[off[t]:off[t + 1]]
 
 
+class InputChunks:
+    """The input projections x_t @ W_ih.T, a few steps at a time (about 1 MiB), each chunk
+    computed by one GEMM just before its steps run: the whole sequence's projections (16 MiB
+    for W4) went to memory and back, and reading them cost the step kernel more than its math
+    (measured: 50 of its 100 us per step). Rows of a chunk are time-major, stride 1."""
+
+    def __init__(self, x, w_ih, spec):
+        self.x, self.spec, self.wt = x, spec, np.ascontiguousarray(w_ih.T)
+        G, B = w_ih.shape[0], max(spec.B, 1)
+        self.steps = max(1, (1 << 20) // (B * G * x.dtype.itemsize))
+        self.buf = np.empty((min(self.steps, spec.T) * B, G), x.dtype)
+        self.t0 = self.t1 = -1
+
+    def rows(self, t):
+        """(projections, first row) of step t's rows."""
+        spec, off = self.spec, self.spec.offsets
+        if not self.t0 <= t < self.t1:
+            self.t0 = t0 = t - t % self.steps
+            self.t1 = t1 = min(spec.T, t0 + self.steps)
+            n = off[t1] - off[t0]
+            if spec.batch_major:  # (B, T, I) -> this chunk's steps, time-major
+                x3 = self.x.reshape(spec.B, spec.T, -1)[:, t0:t1].transpose(1, 0, 2)
+                xc = np.ascontiguousarray(x3).reshape(n, -1)
+            else:
+                xc = self.x[off[t0]:off[t1]]
+            np.matmul(xc, self.wt, out=self.buf[:n])
+        return self.buf, off[t] - off[self.t0]
+
+
 def lstm_forward_jit(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, spec, record):
     """LSTM over the sequence with the compiled step kernel; torch's gate order and weights as
     they are. x (N, I), h0 (B, P), c0 (B, H), rows. Returns (out (N, P), h_n, c_n, saved)."""
@@ -162,32 +191,36 @@ def lstm_forward_jit(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, spec, record):
     H, P, B, N, dt = spec.hidden, h0.shape[1], spec.B, spec.N, x.dtype
     proj = w_hr is not None
     whh_t = np.ascontiguousarray(w_hh.T)  # (P, 4H): the per-step GEMM reads it row by row
-    xp = np.matmul(x, w_ih.T, out=pooled((N, 4 * H), dt))  # all steps' input projections
+    xin = InputChunks(x, w_ih, spec)
     bias = np.zeros(4 * H, dt) if b_ih is None else b_ih + b_hh
     h, c = np.array(h0, dt, order="C"), np.array(c0, dt, order="C")
     out = np.empty((N, P), dt)
-    hh, hsc = np.empty((B, 4 * H), dt), np.empty((B, P), dt)
+    hh = np.empty((B, 4 * H), dt)
     rows = N if record else B  # saved arrays, or per-step scratch rows
-    gs, cps, tcs = pooled((rows, 4 * H), dt), pooled((rows, H), dt), pooled((rows, H), dt)
-    hps = pooled((N, P), dt) if record else None
+    if record or proj:
+        gs, cps, tcs = pooled((rows, 4 * H), dt), pooled((rows, H), dt), pooled((rows, H), dt)
+    hps = _stacked_inputs(x, P, b_ih is not None, N, dt) if record else None
     m = np.empty((B, H), dt) if proj else None  # the kernel's "h" when projecting
     mm = pooled((N, H), dt) if record and proj else (np.empty((B, H), dt) if proj else None)
     mh = pooled((rows, H), dt) if proj else None  # where the kernel copies the old m: unused
     for t in spec.order():
         b = spec.batch_sizes[t]
-        xb, xs = _row_index(spec, t)
-        sb, ss = (xb, xs) if record else (0, 1)
+        ob, os = _row_index(spec, t)
+        sb, ss = (ob, os) if record else (0, 1)
+        xp, xb = xin.rows(t)
         np.matmul(h[:b], whh_t, out=hh[:b])
         if proj:
             if record:
-                _step_rows(hps, spec, t)[...] = h[:b]
-            _rj.lstm_forward_step(hh[:b], xp, xb, xs, bias, c, m, gs, sb, ss, cps, tcs, mh,
+                _step_rows(hps, spec, t)[:, :P] = h[:b]
+            _rj.lstm_forward_step(hh[:b], xp, xb, 1, bias, c, m, gs, sb, ss, cps, tcs, mh,
                                   mm, sb, ss)
             np.matmul(m[:b], w_hr.T, out=h[:b])
             _step_rows(out, spec, t)[...] = h[:b]
+        elif record:
+            _rj.lstm_forward_step(hh[:b], xp, xb, 1, bias, c, h, gs, sb, ss, cps, tcs, hps,
+                                  out, ob, os)
         else:
-            _rj.lstm_forward_step(hh[:b], xp, xb, xs, bias, c, h, gs, sb, ss, cps, tcs,
-                                  hps if record else hsc, out, xb, xs)
+            _rj.lstm_infer_step(hh[:b], xp, xb, 1, bias, c, h, out, ob, os)
     saved = (gs, cps, tcs, hps, mm) if record else None
     return out, h, c, saved
 
@@ -198,7 +231,7 @@ def lstm_backward_jit(x, dout, dh_n, dc_n, w_ih, w_hh, w_hr, saved, spec, need):
     from ganglion.ops import recurrent_jit as _rj  # noqa: PLC0415
 
     gs, cps, tcs, hps, mm = saved
-    H, P, B, N, dt = spec.hidden, hps.shape[1], spec.B, spec.N, x.dtype
+    H, P, B, N, dt = spec.hidden, w_hh.shape[1], spec.B, spec.N, x.dtype
     proj = w_hr is not None
     dg = pooled((N, 4 * H), dt)
     dh, dc = _grad_rows(dh_n, (B, P), dt), _grad_rows(dc_n, (B, H), dt)
@@ -225,14 +258,27 @@ def lstm_backward_jit(x, dout, dh_n, dc_n, w_ih, w_hh, w_hr, saved, spec, need):
         if t != order[0] or need.h0:  # the first step's product only feeds grad h0
             np.matmul(_step_rows(dg, spec, t), w_hh, out=dh[:b])
     dx = np.matmul(dg, w_ih) if need.x else None
-    dwih = np.matmul(dg.T, x) if need.w_ih else None
-    dwhh = np.matmul(dg.T, hps) if need.w_hh else None
-    db_ih = db_hh = None
-    if need.bias:  # a fresh array for each bias: a leaf may adopt its gradient and add into it
-        db_ih = np.add.reduce(dg, axis=0)
-        db_hh = db_ih.copy()
+    dwih = dwhh = db_ih = db_hh = None
+    if need.w_ih or need.w_hh or need.bias:  # [dW_hh | dW_ih | db] = dG.T @ [h_prev | x | 1]
+        dw = np.matmul(dg.T, hps, out=pooled((4 * H, hps.shape[1]), dt))
+        I = x.shape[1]
+        dwhh, dwih = np.ascontiguousarray(dw[:, :P]), np.ascontiguousarray(dw[:, P:P + I])
+        if hps.shape[1] > P + I:  # a fresh array for each bias: a leaf may adopt it
+            db_ih, db_hh = dw[:, -1].copy(), dw[:, -1].copy()
     dwhr = np.matmul(dhs.T, mm) if proj and need.w_hr else None
     return dx, dwih, dwhh, db_ih, db_hh, dh, dc, dwhr
+
+
+def _stacked_inputs(x, P, bias, N, dt):
+    """(N, P + I [+ 1]) rows [h_prev | x | 1] in x's order; the forward kernel fills h_prev.
+    Backward's grad [W_hh | W_ih | b] is then ONE GEMM over all steps: separate GEMMs for
+    grad W_ih (N = I = 64 columns runs at 2/3 of the GEMM rate) and a bias sum cost more."""
+    I = x.shape[1]
+    z = pooled((N, P + I + bias), dt)
+    z[:, P:P + I] = x
+    if bias:
+        z[:, P + I] = 1
+    return z
 
 
 def _grad_rows(g, shape, dt):
