@@ -2,9 +2,13 @@
 ``dropout1d/2d/3d`` (part of the 'random' family; see ganglion/ops/random.py; re-exported by
 ``nn.functional``).
 
-The mask is drawn once (from the global generator, so ``manual_seed`` reproduces it), already
-scaled, and applied as a product with a constant: the gradient is ``g * mask * scale`` and stays
-differentiable. Outside training, or with p == 0, the input itself is returned, as in torch.
+The mask comes from one 64-bit seed drawn from the global generator (so ``manual_seed``
+reproduces it): element i is kept when its 32 counter-based bits (SplitMix64 of the seed and
+i's pair, see ``random_jit``) reach ``round(p * 2^32)``. The bits are the same on the compiled
+path (one parallel pass that draws, masks and scales) and on the NumPy path, at any thread
+count. Elementwise dropout is one op whose gradient ``g * keep * scale`` is the same op again
+(so it stays differentiable); channel-wise and alpha dropout apply their mask as a product with
+a constant. Outside training, or with p == 0, the input itself is returned, as in torch.
 
 Example:
     >>> import ganglion
@@ -19,9 +23,10 @@ import warnings
 
 import numpy as np
 
-from ganglion.autograd.function import _new_tensor
+from ganglion.autograd.function import Op, _new_tensor
+from ganglion.backend import jit
 from ganglion.backend.device import get_array_module
-from ganglion.ops.random_fill import rng_of, sample_float
+from ganglion.ops.random_fill import rng_of
 from ganglion.tensor import Tensor, inplace_update
 
 __all__ = ["dropout", "alpha_dropout", "feature_alpha_dropout", "dropout1d", "dropout2d",
@@ -37,10 +42,80 @@ def _check_p(p):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _keep_mask(shape, p, npd):
-    """A 0/1 mask of ``shape`` with P(1) = 1 - p, drawn in float32 (float64 for float64)."""
-    udt = np.float64 if npd == np.float64 else np.float32
-    return sample_float(rng_of(None), "random", shape, udt) >= p
+# SplitMix64's increment (2^64 / golden ratio) and its finalizer's multipliers (also used by
+# random_jit)
+_GAMMA, _MIX1, _MIX2 = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9),
+                        np.uint64(0x94D049BB133111EB))
+_PAIRS = 1 << 15  # pairs of elements per NumPy block: its uint64 temporaries stay in cache
+
+
+def _draw(p):
+    """(seed, threshold) of one mask: a 64-bit draw from the global generator, and the 32-bit
+    threshold that keeps an element with probability 1 - p (to within 2^-33)."""
+    seed = int(rng_of(None).bit_generator.random_raw())
+    return seed, min(int(round(p * 2.0 ** 32)), 2 ** 32)
+
+
+def _keep_numpy(n, seed, thr):
+    """The keep mask of ``n`` elements (bool), as ``random_jit`` draws it, in NumPy blocks."""
+    pairs = (n + 1) // 2
+    keep = np.empty(2 * pairs, np.bool_)
+    for lo in range(0, pairs, _PAIRS):
+        z = np.arange(lo + 1, min(pairs, lo + _PAIRS) + 1, dtype=np.uint64)
+        z *= _GAMMA
+        z += np.uint64(seed)
+        z ^= z >> np.uint64(30)
+        z *= _MIX1
+        z ^= z >> np.uint64(27)
+        z *= _MIX2
+        z ^= z >> np.uint64(31)
+        block = keep[2 * lo:2 * lo + 2 * z.size]
+        np.greater_equal(z & np.uint64(0xFFFFFFFF), np.uint64(thr), out=block[0::2])
+        np.greater_equal(z >> np.uint64(32), np.uint64(thr), out=block[1::2])
+    return keep[:n]
+
+
+def _keep_mask(shape, p):
+    """A bool mask of ``shape``, True with probability 1 - p."""
+    seed, thr = _draw(p)
+    n = int(np.prod(shape))
+    if jit.enabled():
+        from ganglion.ops import random_jit  # noqa: PLC0415
+
+        return random_jit.keep_mask(shape, seed, thr)
+    return _keep_numpy(n, seed, thr).reshape(shape)
+
+
+def _compiled(x):
+    return x.dtype in (np.float32, np.float64) and jit.enabled_for(x)
+
+
+class DropoutMask(Op):
+    """y = x * keep * scale; ``keep`` drawn from (seed, thr) when None, else given (the
+    backward: the same op on the gradient with the same mask, differentiable again)."""
+
+    @staticmethod
+    def forward(ctx, x, keep, seed, thr, scale):
+        xp = get_array_module(x)
+        if keep is None and _compiled(x):
+            from ganglion.ops import random_jit  # noqa: PLC0415
+
+            y, keep = random_jit.dropout(np.ascontiguousarray(x), seed, thr, scale)
+        elif keep is not None and _compiled(x):
+            from ganglion.ops import random_jit  # noqa: PLC0415
+
+            y = random_jit.mask_scale(np.ascontiguousarray(x), keep, scale)
+        else:
+            if keep is None:
+                keep = _keep_numpy(x.size, seed, thr).reshape(x.shape)
+                keep = keep if xp is np else xp.asarray(keep)  # drawn on the host, moved once
+            y = x * xp.multiply(keep, scale, dtype=x.dtype)
+        ctx.keep, ctx.scale = keep, scale
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return DropoutMask.apply(g, ctx.keep, None, None, ctx.scale), None, None, None, None
 
 
 def _feature_shape(input, unbatched=False):
@@ -65,11 +140,19 @@ def _apply(input, p, training, inplace, alpha, feature, op):
     if npd.kind != "f":
         raise RuntimeError(f"{op}: result type Float can't be cast to the desired output type "
                            f"{input.dtype}; dropout needs a floating input")
+    if p < 1 and not alpha and not feature:  # elementwise: one op, mask drawn inside
+        seed, thr = _draw(p)
+        scale = 1.0 / (1.0 - p)
+
+        def drop(x):
+            return DropoutMask.apply(x, None, seed, thr, scale)
+
+        return inplace_update(input, op + "_", drop) if inplace else drop(input)
     if p == 1:  # everything dropped: zeros (and zero gradient), as torch
         mult, add = _new_tensor(np.zeros((), dtype=npd)), None
     else:
         shape = tuple(input.shape) if not feature else _feature_shape(input, feature == "C")
-        keep = _keep_mask(shape, p, npd)
+        keep = _keep_mask(shape, p)
         if not alpha:
             mult, add = _new_tensor(np.multiply(keep, 1.0 / (1.0 - p), dtype=npd)), None
         else:
