@@ -90,15 +90,8 @@ class Attention(Op):
         ctx.u = ctx.pd = None
         full = drop = None
         if mask is None and dropout_p < 1 and _jit_ok(q, k, v):
-            # one compiled pass per row: scale, causal cut, softmax (and dropout)
-            from ganglion.ops import attention_jit  # noqa: PLC0415 - numba only when used
-
             p = s
-            if dropout_p > 0:
-                ctx.u = sample_float(rng_of(None), "random", p.shape, p.dtype)
-                ctx.pd = xp.empty_like(p)
-            attention_jit.softmax_forward(p, scale, causal, ctx.u, dropout_p, ctx.pd)
-            pd = p if ctx.pd is None else ctx.pd
+            pd = jit_softmax(ctx, p, scale, causal, dropout_p)
         else:
             s *= scale
             if off is not None:
@@ -151,20 +144,40 @@ def _drop_of(ctx, xp, dtype):
     return ctx.drop
 
 
-def _backward_jit(ctx, q, k, v, p, g):
-    """The rules of ``_backward_arrays`` with the softmax backward as one compiled pass that
-    also folds in the score scale (dq, dk are then plain GEMMs)."""
+def jit_softmax(ctx, s, scale, causal, dropout_p):
+    """Scores ``s`` become the probabilities in place, in one compiled pass per row (scale,
+    causal cut, softmax, dropout); keeps the dropout draws and weights on ``ctx`` (``u``,
+    ``pd``) and returns the weights the values are averaged with."""
     from ganglion.ops import attention_jit  # noqa: PLC0415 - numba only when used
 
-    nig = ctx.needs_input_grad
+    ctx.u = ctx.pd = None
+    if dropout_p > 0:
+        ctx.u = sample_float(rng_of(None), "random", s.shape, s.dtype)
+        ctx.pd = np.empty_like(s)
+    ctx.dropout_p = dropout_p
+    attention_jit.softmax_forward(s, scale, causal, ctx.u, dropout_p, ctx.pd)
+    return s if ctx.pd is None else ctx.pd
+
+
+def jit_grads(ctx, q, k, v, p, g, need, out=(None, None, None)):
+    """dq, dk, dv (those ``need`` asks for) from the probabilities ``p`` of ``jit_softmax``,
+    with the softmax backward as one compiled pass that folds in the score scale, so dq and
+    dk are plain GEMMs; ``out`` may give (strided) arrays to write them into."""
+    from ganglion.ops import attention_jit  # noqa: PLC0415 - numba only when used
+
     pd = p if ctx.pd is None else ctx.pd
-    dv = np.matmul(np.swapaxes(pd, -1, -2), g) if nig[2] else None
-    if not (nig[0] or nig[1]):
-        return None, None, _wrap(dv, ctx.out_dtype), None
+    dv = np.matmul(np.swapaxes(pd, -1, -2), g, out=out[2]) if need[2] else None
+    if not (need[0] or need[1]):
+        return None, None, dv
     ds = np.matmul(g, np.swapaxes(v, -1, -2))
     attention_jit.softmax_backward(ds, p, ctx.scale, ctx.u, ctx.dropout_p)
-    dq = np.matmul(ds, k) if nig[0] else None
-    dk = np.matmul(np.swapaxes(ds, -1, -2), q) if nig[1] else None
+    dq = np.matmul(ds, k, out=out[0]) if need[0] else None
+    dk = np.matmul(np.swapaxes(ds, -1, -2), q, out=out[1]) if need[1] else None
+    return dq, dk, dv
+
+
+def _backward_jit(ctx, q, k, v, p, g):
+    dq, dk, dv = jit_grads(ctx, q, k, v, p, g, ctx.needs_input_grad[:3])
     return _wrap(dq, ctx.out_dtype), _wrap(dk, ctx.out_dtype), _wrap(dv, ctx.out_dtype), None
 
 

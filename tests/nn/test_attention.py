@@ -282,7 +282,7 @@ L, N, E, H = 4, 3, 8, 2
 @pytest.mark.parametrize("need_weights", [True, False])
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("train", [False, True])
-def test_mha_self_attention(need_weights, batch_first, train):
+def test_mha_self_attention(need_weights, batch_first, train, jit_mode):
     shape = (N, L, E) if batch_first else (L, N, E)
     compare_modules(lambda nn: nn.MultiheadAttention(E, H, batch_first=batch_first),
                     [_rand(shape)], _self_attn(need_weights=need_weights), train=train)
@@ -336,7 +336,7 @@ def test_mha_unbatched_no_bias(need_weights):
 
 
 @pytest.mark.parametrize("need_weights", [True, False])
-def test_mha_causal_float64(need_weights):
+def test_mha_causal_float64(need_weights, jit_mode):
     causal = np.triu(np.full((L, L), -np.inf), 1)
 
     def call(lib, m, x, mask):
@@ -344,6 +344,47 @@ def test_mha_causal_float64(need_weights):
 
     compare_modules(lambda nn: nn.MultiheadAttention(E, H), [_rand((L, N, E)), causal], call,
                     dtype=np.float64, atol=1e-10)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mha_causal_self_attention_long_rows(batch_first, dtype, jit_mode):
+    # the packed path (heads as views of the projection) over several row blocks
+    Lc, Nc = 37, 3
+    causal = np.triu(np.full((Lc, Lc), -np.inf), 1)
+
+    def call(lib, m, x, mask):
+        return m(x, x, x, attn_mask=mask, is_causal=True, need_weights=False)
+
+    shape = (Nc, Lc, 16) if batch_first else (Lc, Nc, 16)
+    compare_modules(lambda nn: nn.MultiheadAttention(16, 4, batch_first=batch_first),
+                    [_rand(shape), causal], call, train=True, dtype=dtype,
+                    atol=2e-5 if dtype == np.float32 else 1e-10)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_mha_packed_path_second_derivatives_and_dropout(batch_first):
+    from ganglion.backend import jit
+
+    ganglion.manual_seed(0)
+    m = MultiheadAttention(8, 2, batch_first=batch_first).double()
+    x = ganglion.from_numpy(_rand((3, 5, 8), 0, np.float64)).requires_grad_()
+    mask = ganglion.from_numpy(np.triu(np.full((5, 5), -np.inf), 1))
+    fn = lambda x: m(x, x, x, attn_mask=mask, is_causal=True, need_weights=False)[0]
+    assert gradcheck(fn, [x], eps=1e-6, atol=1e-6)
+    assert gradgradcheck(fn, [x], eps=1e-6, atol=1e-5)
+    # dropout on the weights: the packed and the general path draw the same mask
+    m = MultiheadAttention(8, 2, dropout=0.4, batch_first=batch_first)
+    x32 = ganglion.from_numpy(_rand((3, 5, 8)))
+    outs = []
+    for off in (False, True):
+        ganglion.manual_seed(7)
+        if off:
+            with jit.disabled():
+                outs.append(m(x32, x32, x32, need_weights=False)[0].detach().numpy())
+        else:
+            outs.append(m(x32, x32, x32, need_weights=False)[0].detach().numpy())
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-5, atol=1e-6)
 
 
 def test_mha_fully_masked_row_like_torch():

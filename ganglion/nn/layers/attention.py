@@ -11,11 +11,16 @@ Example:
 """
 from __future__ import annotations
 
+import numpy as np
+
+import ganglion.nn.functional as F
+from ganglion.backend import jit
 from ganglion.nn import init
 from ganglion.nn.layers.linear import Linear
 from ganglion.nn.module import Module
 from ganglion.nn.parameter import Parameter
 from ganglion.ops.attention_mha import AttentionArgError, canonical_mask, mha_forward
+from ganglion.ops.attention_packed import packed_self_attention, tracing
 from ganglion.ops.creation import empty
 
 __all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear"]
@@ -118,6 +123,14 @@ class MultiheadAttention(Module):
         key_padding_mask = canonical_mask(name, key_padding_mask, "key_padding_mask",
                                           attn_mask, "attn_mask", query.dtype)
         attn_mask = canonical_mask(name, attn_mask, "attn_mask", None, "", query.dtype, False)
+        if self._packed_path(query, key, value, key_padding_mask, need_weights, attn_mask,
+                             is_causal):
+            # torch drops attn_mask for the is_causal hint when no weights or padding mask
+            # are asked for; the heads are views of the one projection, no copies
+            qkv = F.linear(query, self.in_proj_weight, self.in_proj_bias)
+            out = packed_self_attention(qkv, self.num_heads, self.batch_first, is_causal,
+                                        self.dropout if self.training else 0.0)
+            return self.out_proj(out), None
         if self.batch_first and batched:
             # keep the identities (query is key is value) that pick the packed projection
             if key is value:
@@ -139,3 +152,17 @@ class MultiheadAttention(Module):
         if self.batch_first and batched:
             out = out.transpose(1, 0)
         return out, weights
+
+    def _packed_path(self, query, key, value, key_padding_mask, need_weights, attn_mask,
+                     is_causal) -> bool:
+        """Self-attention that ``packed_self_attention`` computes exactly: packed projection,
+        no bias_k/v or zero slot, no padding mask or weights, no mask but the causal one,
+        NumPy float32/float64 with the compiled kernels on."""
+        if not (query is key and key is value and query.ndim == 3 and self._qkv_same_embed_dim
+                and self.bias_k is None and not self.add_zero_attn and not need_weights
+                and key_padding_mask is None and (attn_mask is None) != bool(is_causal)
+                and query.shape[-1] == self.embed_dim and self.dropout < 1):
+            return False
+        a = query.array
+        return (jit.enabled_for(a) and a.dtype in (np.float32, np.float64)
+                and self.in_proj_weight.array.dtype == a.dtype and not tracing())
