@@ -115,15 +115,21 @@ class FusedRecurrent(Op):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, spec):
         record = ctx._record
-        ctx.jit = spec.mode == "LSTM" and _jit_ok(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
+        ctx.jit = _jit_ok(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
         if ctx.jit:
-            out, h, c, saved = _lstm.lstm_forward_jit(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr,
-                                                      spec, record)
+            if spec.mode == "LSTM":
+                out, h, c, saved = _lstm.lstm_forward_jit(x, h0, c0, w_ih, w_hh, b_ih, b_hh,
+                                                          w_hr, spec, record)
+                result = (out, h, c)
+            else:
+                fwd = _gru.gru_forward_jit if spec.mode == "GRU" else _gru.rnn_forward_jit
+                out, h, saved = fwd(x, h0, w_ih, w_hh, b_ih, b_hh, spec, record)
+                result = (out, h)
             if record:
                 ctx.spec = spec
                 ctx.save_for_backward(x, w_ih, w_hh, w_hr, *saved)
                 ctx.set_materialize_grads(False)
-            return out, h, c
+            return result
         w = _prepare(spec, w_ih, w_hh, b_ih, b_hh, w_hr, record, record and
                      ctx.needs_input_grad[0])
         if spec.mode == "LSTM":
@@ -151,12 +157,16 @@ class FusedRecurrent(Op):
         w.wih, w.whh_t, w.whr = wih, whh_t, whr
         need = _Need(ctx.needs_input_grad)
         dout, dh_n, dc_n = (None if g is None else g.array for g in (dout, dh_n, dc_n))
-        if ctx.jit:
-            grads = _lstm.lstm_backward_jit(x, dout, dh_n, dc_n, wih, whh_t, whr, saved, spec,
-                                            need)
-            dx, dwih, dwhh, dbih, dbhh, dh0, dc0, dwhr = grads
-            return _grads_out(ctx, (dx, dh0, dc0, dwih, dwhh, dbih, dbhh, dwhr))
         dc0 = dwhr = None
+        if ctx.jit:  # saved: x, W_ih, W_hh, W_hr as given, then the loop's arrays
+            if spec.mode == "LSTM":
+                dx, dwih, dwhh, dbih, dbhh, dh0, dc0, dwhr = _lstm.lstm_backward_jit(
+                    x, dout, dh_n, dc_n, wih, whh_t, whr, saved, spec, need)
+            else:
+                bwd = _gru.gru_backward_jit if spec.mode == "GRU" else _gru.rnn_backward_jit
+                dx, dwih, dwhh, dbih, dbhh, dh0 = bwd(x, dout, dh_n, wih, whh_t, saved, spec,
+                                                      need)
+            return _grads_out(ctx, (dx, dh0, dc0, dwih, dwhh, dbih, dbhh, dwhr))
         if spec.mode == "LSTM":
             dx, dwih, dwhh, dbih, dbhh, dh0, dc0, dwhr = _lstm.lstm_backward(
                 x, dout, dh_n, dc_n, w, saved, spec, need)

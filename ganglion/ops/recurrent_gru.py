@@ -18,9 +18,12 @@ from ganglion.ops.recurrent_kernels import (final_state, from_rows, hprev_column
                                             pooled, prev_state, project, sigmoid_from_tanh,
                                             stacked_grads, stacked_inputs, stacked_rows, state_rows,
                                             to_rows)
-from ganglion.ops.recurrent_lstm import _buf, _grad_state, _hidden_grad, _prev_map
+from ganglion.ops.recurrent_lstm import (InputChunks, _buf, _grad_state, _hidden_grad, _prev_map,
+                                         forward_steps, grad_rows, row_index,
+                                         stacked_inputs_rows, stacked_weight_grads, step_rows)
 
-__all__ = ["gru_forward", "gru_backward", "rnn_forward", "rnn_backward"]
+__all__ = ["gru_forward", "gru_backward", "rnn_forward", "rnn_backward", "gru_forward_jit",
+           "gru_backward_jit", "rnn_forward_jit", "rnn_backward_jit"]
 
 
 def gru_forward(x, h0, w, spec, record):
@@ -149,3 +152,89 @@ def rnn_backward(x, dout, dh_n, w, saved, spec, need):
         if t_first != t or need.h0:  # the first step's product only feeds grad h0
             _hidden_grad(w.whh_t, d, dhb, pbuf)
     return stacked_grads(dgr, z, K, w, need, spec, H, x.shape[1]) + (state_rows(dh),)
+
+
+# -- compiled paths (recurrent_jit): rows layout, one GEMM + one kernel call per step --------
+
+def rnn_forward_jit(x, h0, w_ih, w_hh, b_ih, b_hh, spec, record):
+    """Elman RNN with the compiled step kernel (layout as ``lstm_forward_jit``): (out, h_n,
+    saved)."""
+    from ganglion.ops import recurrent_jit as _rj  # noqa: PLC0415 - numba only when on
+
+    H, B, N, dt = spec.hidden, spec.B, spec.N, x.dtype
+    relu = spec.mode == "RNN_RELU"
+    whh_t, xin = np.ascontiguousarray(w_hh.T), InputChunks(x, w_ih, spec)
+    bias = np.zeros(H, dt) if b_ih is None else b_ih + b_hh
+    h, out, hh = np.array(h0, dt, order="C"), np.empty((N, H), dt), np.empty((B, H), dt)
+    ys = pooled((N if record else B, H), dt)
+    z = stacked_inputs_rows(x, H, b_ih is not None, N, dt) if record else np.empty((B, H), dt)
+    for _, b, ob, os, sb, ss, xp, xb in forward_steps(spec, record, xin, h, whh_t, hh):
+        _rj.rnn_forward_step(hh[:b], xp, xb, bias, h, ys, sb, ss, z, out, ob, os, relu)
+    return out, h, ((ys, z) if record else None)
+
+
+def rnn_backward_jit(x, dout, dh_n, w_ih, w_hh, saved, spec, need):
+    """BPTT for :func:`rnn_forward_jit`: (dx, dW_ih, dW_hh, db_ih, db_hh, dh0)."""
+    from ganglion.ops import recurrent_jit as _rj  # noqa: PLC0415
+
+    ys, z = saved
+    H, B, dt = spec.hidden, spec.B, x.dtype
+    dg, dh = pooled((spec.N, H), dt), grad_rows(dh_n, (B, H), dt)
+    dout, zero = _dout_rows(dout, H, dt)
+    order = list(spec.order())
+    for t in reversed(order):
+        b = spec.batch_sizes[t]
+        sb, ss = row_index(spec, t)
+        ob, os = (sb, ss) if dout is not zero else (0, 0)
+        _rj.rnn_backward_step(ys, sb, ss, b, dh, dout, ob, os, dg, spec.mode == "RNN_RELU")
+        if t != order[0] or need.h0:  # the first step's product only feeds grad h0
+            np.matmul(step_rows(dg, spec, t), w_hh, out=dh[:b])
+    return stacked_weight_grads(dg, z, w_ih, H, need) + (dh,)
+
+
+def gru_forward_jit(x, h0, w_ih, w_hh, b_ih, b_hh, spec, record):
+    """GRU with the compiled step kernel (layout as ``lstm_forward_jit``): (out, h_n, saved)."""
+    from ganglion.ops import recurrent_jit as _rj  # noqa: PLC0415
+
+    H, B, N, dt = spec.hidden, spec.B, spec.N, x.dtype
+    whh_t, xin = np.ascontiguousarray(w_hh.T), InputChunks(x, w_ih, spec)
+    if b_ih is None:
+        bias, bhn = np.zeros(3 * H, dt), np.zeros(H, dt)
+    else:  # b_hn stays apart: it is multiplied by r
+        bias, bhn = np.concatenate([b_ih[:2 * H] + b_hh[:2 * H], b_ih[2 * H:]]), b_hh[2 * H:]
+    h, out, hh = np.array(h0, dt, order="C"), np.empty((N, H), dt), np.empty((B, 3 * H), dt)
+    rows = N if record else B
+    gs, hps = pooled((rows, 4 * H), dt), pooled((rows, H), dt)
+    for _, b, ob, os, sb, ss, xp, xb in forward_steps(spec, record, xin, h, whh_t, hh):
+        _rj.gru_forward_step(hh[:b], xp, xb, bias, bhn, h, gs, sb, ss, hps, out, ob, os)
+    return out, h, ((gs, hps) if record else None)
+
+
+def gru_backward_jit(x, dout, dh_n, w_ih, w_hh, saved, spec, need):
+    """BPTT for :func:`gru_forward_jit`: (dx, dW_ih, dW_hh, db_ih, db_hh, dh0)."""
+    from ganglion.ops import recurrent_jit as _rj  # noqa: PLC0415
+
+    gs, hps = saved
+    H, B, N, dt = spec.hidden, spec.B, spec.N, x.dtype
+    dgx, dgh = pooled((N, 3 * H), dt), pooled((N, 3 * H), dt)
+    dh, tmp = grad_rows(dh_n, (B, H), dt), np.empty((B, H), dt)
+    dout, zero = _dout_rows(dout, H, dt)
+    for t in reversed(list(spec.order())):
+        b = spec.batch_sizes[t]
+        sb, ss = row_index(spec, t)
+        ob, os = (sb, ss) if dout is not zero else (0, 0)
+        _rj.gru_backward_step(gs, hps, sb, ss, b, dh, dout, ob, os, dgx, dgh)
+        dh[:b] += np.matmul(step_rows(dgh, spec, t), w_hh, out=tmp[:b])
+    dx = np.matmul(dgx, w_ih) if need.x else None
+    dwih = np.matmul(dgx.T, x) if need.w_ih else None
+    dwhh = np.matmul(dgh.T, hps) if need.w_hh else None
+    db_ih = np.add.reduce(dgx, axis=0) if need.bias else None
+    db_hh = np.add.reduce(dgh, axis=0) if need.bias else None
+    return dx, dwih, dwhh, db_ih, db_hh, dh
+
+
+def _dout_rows(dout, F, dt):
+    """(output gradient rows, zero row): a C-ordered dout, or the (1, F) zero row itself that
+    the kernels read with stride 0 when the output got no gradient."""
+    zero = np.zeros((1, F), dt)
+    return (zero if dout is None else np.ascontiguousarray(dout, dtype=dt)), zero

@@ -31,7 +31,8 @@ from numba.extending import overload, register_jitable
 
 from ganglion.backend import jit
 
-__all__ = ["activate", "lstm_forward_step", "lstm_infer_step", "lstm_backward_step"]
+__all__ = ["activate", "lstm_forward_step", "lstm_infer_step", "lstm_backward_step",
+           "rnn_forward_step", "rnn_backward_step", "gru_forward_step", "gru_backward_step"]
 
 _f32 = np.float32
 
@@ -200,3 +201,91 @@ def lstm_backward_step(gates, cps, tcs, sb, ss, b, dh, dc, dout, ob, os, dg):
             dgg[k] = d_c * i * (one - g * g)
             do[k] = dm * tc * o * (one - o)
             dcj[k] = d_c * f
+
+
+@jit.kernel()
+def rnn_forward_step(hh, xp, xb, bias, h, ys, sb, ss, hps, out, ob, os, relu):
+    """One Elman step h = act(hh + xp[xb + j] + bias) (tanh, or relu when ``relu``) on the
+    b = hh.shape[0] rows; saves h_t to ys and h_{t-1} to hps at rows sb + j * ss, writes h_t
+    to the state h and to out[ob + j * os]."""
+    b, H = hh.shape[0], h.shape[1]
+    zero = hh.dtype.type(0)
+    for j in range(b):
+        hj, xj, sj = hh[j], xp[xb + j], h[j]
+        yj, pj, oj = ys[sb + j * ss], hps[sb + j * ss], out[ob + j * os]
+        if relu:
+            for k in range(H):
+                a = hj[k] + xj[k] + bias[k]
+                yj[k] = a if a > zero or a != a else zero  # NaN stays NaN, as torch's relu
+        else:
+            for k in range(H):
+                yj[k] = _tanh(hj[k] + xj[k] + bias[k])
+        for k in range(H):
+            pj[k] = sj[k]
+            sj[k] = yj[k]
+            oj[k] = yj[k]
+
+
+@jit.kernel()
+def rnn_backward_step(ys, sb, ss, b, dh, dout, ob, os, dg, relu):
+    """dg[sb + j * ss] = (dh[j] + dout[ob + j * os]) * act'(h_t) for the step's b rows (relu's
+    subgradient at 0 is 0, as torch's)."""
+    H = dh.shape[1]
+    one, zero = ys.dtype.type(1), ys.dtype.type(0)
+    for j in range(b):
+        yj, dj, gj, oj = ys[sb + j * ss], dh[j], dg[sb + j * ss], dout[ob + j * os]
+        if relu:
+            for k in range(H):
+                gj[k] = (dj[k] + oj[k]) if yj[k] > zero else zero
+        else:
+            for k in range(H):
+                gj[k] = (dj[k] + oj[k]) * (one - yj[k] * yj[k])
+
+
+@jit.kernel()
+def gru_forward_step(hh, xp, xb, bias, bhn, h, gs, sb, ss, hps, out, ob, os):
+    """One GRU step (torch's gates r, z, n) on the b = hh.shape[0] rows: hh (b, 3H) is
+    h_prev @ W_hh.T, xp[xb + j] (3H) x_t @ W_ih.T, bias (3H) = [b_ir + b_hr, b_iz + b_hz,
+    b_in], bhn = b_hn. Saves [r, z, n, W_hn h + b_hn] to gs and h_{t-1} to hps at rows
+    sb + j * ss; h = n + z * (h - n) into the state h and out[ob + j * os]."""
+    b, H = hh.shape[0], h.shape[1]
+    for j in range(b):
+        hj, xj, gj = hh[j], xp[xb + j], gs[sb + j * ss]
+        for k in range(2 * H):
+            gj[k] = _sigmoid(hj[k] + xj[k] + bias[k])
+        h2, x2, b2, gn, ghn = hj[2 * H:], xj[2 * H:], bias[2 * H:], gj[2 * H:], gj[3 * H:]
+        for k in range(H):
+            a = h2[k] + bhn[k]
+            ghn[k] = a
+            gn[k] = _tanh(x2[k] + b2[k] + gj[k] * a)
+        sj, pj, oj, gz = h[j], hps[sb + j * ss], out[ob + j * os], gj[H:]
+        for k in range(H):
+            hp = sj[k]
+            pj[k] = hp
+            hn = gn[k] + gz[k] * (hp - gn[k])
+            sj[k] = hn
+            oj[k] = hn
+
+
+@jit.kernel()
+def gru_backward_step(gs, hps, sb, ss, b, dh, dout, ob, os, dgx, dgh):
+    """Backward of one GRU step: from dL/dh_t = dh[j] + dout[ob + j * os] writes the input-
+    side pre-activation gradients dgx and hidden-side dgh (whose n block is multiplied by r)
+    at rows sb + j * ss, and leaves dh[j] = dL/dh_t * z (the direct path to h_{t-1}; the caller
+    adds dgh @ W_hh)."""
+    H = dh.shape[1]
+    one = gs.dtype.type(1)
+    for j in range(b):
+        sr = sb + j * ss
+        gj, pj, xj, hj, dj, oj = gs[sr], hps[sr], dgx[sr], dgh[sr], dh[j], dout[ob + j * os]
+        gz, gn, ghn = gj[H:], gj[2 * H:], gj[3 * H:]
+        xz, xn, hz, hn = xj[H:], xj[2 * H:], hj[H:], hj[2 * H:]
+        for k in range(H):
+            d = dj[k] + oj[k]
+            r, z, n = gj[k], gz[k], gn[k]
+            dn = d * (one - z) * (one - n * n)
+            dz = d * (pj[k] - n) * z * (one - z)
+            dr = dn * ghn[k] * r * (one - r)
+            xj[k], xz[k], xn[k] = dr, dz, dn
+            hj[k], hz[k], hn[k] = dr, dz, dn * r
+            dj[k] = d * z

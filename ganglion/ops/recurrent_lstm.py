@@ -19,7 +19,8 @@ from ganglion.ops.recurrent_kernels import (columns, final_state, from_rows, poo
                                             sigmoid_from_tanh, stacked_grads, stacked_inputs,
                                             stacked_rows, state_rows, to_rows)
 
-__all__ = ["lstm_forward", "lstm_backward"]
+__all__ = ["lstm_forward", "lstm_backward", "lstm_forward_jit", "lstm_backward_jit",
+           "forward_steps", "InputChunks", "stacked_weight_grads"]
 
 
 def _buf(flat, rows, b):
@@ -139,14 +140,14 @@ def _hidden_grad(whh_t, dg, dhb, pbuf):
 
 # -- compiled path (recurrent_jit): rows layout, one GEMM + one kernel call per step ----------
 
-def _row_index(spec, t):
+def row_index(spec, t):
     """(first row, row stride) of step t's rows in x's row order."""
     if spec.batch_major:
         return t, spec.T
     return spec.offsets[t], 1
 
 
-def _step_rows(a, spec, t):
+def step_rows(a, spec, t):
     """Step t's (b_t, F) rows of an (N, F) array in x's order: a view (strided if batch-major)."""
     if spec.batch_major:
         return a.reshape(spec.B, spec.T, a.shape[1])[:, t]
@@ -183,6 +184,18 @@ class InputChunks:
         return self.buf, off[t] - off[self.t0]
 
 
+def forward_steps(spec, record, xin, h, whh_t, hh):
+    """The step loop of the compiled forwards: for each step, in order, hh[:b] = h[:b] @ W_hh.T
+    is done, then (t, b, out rows (first, stride), saved rows (first, stride), input
+    projections, their first row) are yielded for the step kernel."""
+    for t in spec.order():
+        b = spec.batch_sizes[t]
+        ob, os = row_index(spec, t)
+        xp, xb = xin.rows(t)
+        np.matmul(h[:b], whh_t, out=hh[:b])
+        yield (t, b, ob, os) + ((ob, os) if record else (0, 1)) + (xp, xb)
+
+
 def lstm_forward_jit(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, spec, record):
     """LSTM over the sequence with the compiled step kernel; torch's gate order and weights as
     they are. x (N, I), h0 (B, P), c0 (B, H), rows. Returns (out (N, P), h_n, c_n, saved)."""
@@ -199,23 +212,18 @@ def lstm_forward_jit(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, spec, record):
     rows = N if record else B  # saved arrays, or per-step scratch rows
     if record or proj:
         gs, cps, tcs = pooled((rows, 4 * H), dt), pooled((rows, H), dt), pooled((rows, H), dt)
-    hps = _stacked_inputs(x, P, b_ih is not None, N, dt) if record else None
+    hps = stacked_inputs_rows(x, P, b_ih is not None, N, dt) if record else None
     m = np.empty((B, H), dt) if proj else None  # the kernel's "h" when projecting
     mm = pooled((N, H), dt) if record and proj else (np.empty((B, H), dt) if proj else None)
     mh = pooled((rows, H), dt) if proj else None  # where the kernel copies the old m: unused
-    for t in spec.order():
-        b = spec.batch_sizes[t]
-        ob, os = _row_index(spec, t)
-        sb, ss = (ob, os) if record else (0, 1)
-        xp, xb = xin.rows(t)
-        np.matmul(h[:b], whh_t, out=hh[:b])
+    for t, b, ob, os, sb, ss, xp, xb in forward_steps(spec, record, xin, h, whh_t, hh):
         if proj:
             if record:
-                _step_rows(hps, spec, t)[:, :P] = h[:b]
+                step_rows(hps, spec, t)[:, :P] = h[:b]
             _rj.lstm_forward_step(hh[:b], xp, xb, 1, bias, c, m, gs, sb, ss, cps, tcs, mh,
                                   mm, sb, ss)
             np.matmul(m[:b], w_hr.T, out=h[:b])
-            _step_rows(out, spec, t)[...] = h[:b]
+            step_rows(out, spec, t)[...] = h[:b]
         elif record:
             _rj.lstm_forward_step(hh[:b], xp, xb, 1, bias, c, h, gs, sb, ss, cps, tcs, hps,
                                   out, ob, os)
@@ -234,7 +242,7 @@ def lstm_backward_jit(x, dout, dh_n, dc_n, w_ih, w_hh, w_hr, saved, spec, need):
     H, P, B, N, dt = spec.hidden, w_hh.shape[1], spec.B, spec.N, x.dtype
     proj = w_hr is not None
     dg = pooled((N, 4 * H), dt)
-    dh, dc = _grad_rows(dh_n, (B, P), dt), _grad_rows(dc_n, (B, H), dt)
+    dh, dc = grad_rows(dh_n, (B, P), dt), grad_rows(dc_n, (B, H), dt)
     zero = np.zeros((1, H), dt)  # H wide: with a projection the kernel reads dL/dm rows
     if dout is not None:
         dout = np.ascontiguousarray(dout, dtype=dt)
@@ -243,12 +251,12 @@ def lstm_backward_jit(x, dout, dh_n, dc_n, w_ih, w_hh, w_hr, saved, spec, need):
     order = list(spec.order())
     for t in reversed(order):
         b = spec.batch_sizes[t]
-        sb, ss = _row_index(spec, t)
+        sb, ss = row_index(spec, t)
         if proj:
-            dht = _step_rows(dhs, spec, t)
+            dht = step_rows(dhs, spec, t)
             np.copyto(dht, dh[:b])
             if dout is not None:
-                dht += _step_rows(dout, spec, t)
+                dht += step_rows(dout, spec, t)
             np.matmul(dht, w_hr, out=dm[:b])
             _rj.lstm_backward_step(gs, cps, tcs, sb, ss, b, dm, dc, zero, 0, 0, dg)
         elif dout is None:
@@ -256,20 +264,26 @@ def lstm_backward_jit(x, dout, dh_n, dc_n, w_ih, w_hh, w_hr, saved, spec, need):
         else:
             _rj.lstm_backward_step(gs, cps, tcs, sb, ss, b, dh, dc, dout, sb, ss, dg)
         if t != order[0] or need.h0:  # the first step's product only feeds grad h0
-            np.matmul(_step_rows(dg, spec, t), w_hh, out=dh[:b])
+            np.matmul(step_rows(dg, spec, t), w_hh, out=dh[:b])
+    dwhr = np.matmul(dhs.T, mm) if proj and need.w_hr else None
+    return stacked_weight_grads(dg, hps, w_ih, P, need) + (dh, dc, dwhr)
+
+
+def stacked_weight_grads(dg, z, w_ih, P, need):
+    """(dx, dW_ih, dW_hh, db_ih, db_hh) from the (N, G) pre-activation gradients and the
+    rows z = [h_prev | x | 1]: [dW_hh | dW_ih | db] = dG.T @ z is one GEMM, dx = dG @ W_ih."""
     dx = np.matmul(dg, w_ih) if need.x else None
     dwih = dwhh = db_ih = db_hh = None
-    if need.w_ih or need.w_hh or need.bias:  # [dW_hh | dW_ih | db] = dG.T @ [h_prev | x | 1]
-        dw = np.matmul(dg.T, hps, out=pooled((4 * H, hps.shape[1]), dt))
-        I = x.shape[1]
+    if need.w_ih or need.w_hh or need.bias:
+        dw = np.matmul(dg.T, z, out=pooled((dg.shape[1], z.shape[1]), dg.dtype))
+        I = w_ih.shape[1]
         dwhh, dwih = np.ascontiguousarray(dw[:, :P]), np.ascontiguousarray(dw[:, P:P + I])
-        if hps.shape[1] > P + I:  # a fresh array for each bias: a leaf may adopt it
+        if z.shape[1] > P + I:  # a fresh array for each bias: a leaf may adopt it
             db_ih, db_hh = dw[:, -1].copy(), dw[:, -1].copy()
-    dwhr = np.matmul(dhs.T, mm) if proj and need.w_hr else None
-    return dx, dwih, dwhh, db_ih, db_hh, dh, dc, dwhr
+    return dx, dwih, dwhh, db_ih, db_hh
 
 
-def _stacked_inputs(x, P, bias, N, dt):
+def stacked_inputs_rows(x, P, bias, N, dt):
     """(N, P + I [+ 1]) rows [h_prev | x | 1] in x's order; the forward kernel fills h_prev.
     Backward's grad [W_hh | W_ih | b] is then ONE GEMM over all steps: separate GEMMs for
     grad W_ih (N = I = 64 columns runs at 2/3 of the GEMM rate) and a bias sum cost more."""
@@ -281,6 +295,6 @@ def _stacked_inputs(x, P, bias, N, dt):
     return z
 
 
-def _grad_rows(g, shape, dt):
+def grad_rows(g, shape, dt):
     """A fresh writable (B, F) state-gradient carry (an incoming one may be a broadcast)."""
     return np.zeros(shape, dt) if g is None else np.array(g, dt, order="C")

@@ -124,3 +124,25 @@ def test_no_grad_records_nothing(jit_mode):
         out, (h, c) = lstm(x)
     assert out.grad_fn is None and h.grad_fn is None and c.grad_fn is None
     np.testing.assert_allclose(out.numpy(), lstm(x)[0].detach().numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind,kw", [("GRU", dict(batch_first=True, bidirectional=True)),
+                                     ("RNN", dict(nonlinearity="relu", num_layers=2)),
+                                     ("RNN", dict(batch_first=True))])
+def test_gru_and_rnn_odd_sizes_match_torch(jit_mode, kind, kw):
+    ganglion.manual_seed(3)
+    g = getattr(ganglion.nn.layers.rnn, kind)(7, 17, **kw)
+    t = getattr(torch.nn, kind)(7, 17, **kw)
+    _copy_to_torch(g, t)
+    x = np.random.default_rng(3).standard_normal((9, 6, 7)).astype(np.float32)
+    gx, tx = ganglion.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (go, gh), (to, th) = g(gx), t(tx)
+    np.testing.assert_allclose(go.detach().numpy(), to.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(gh.detach().numpy(), th.detach().numpy(), rtol=1e-4, atol=1e-5)
+    (go.square().sum() + 3 * gh.sum()).backward()
+    (to.square().sum() + 3 * th.sum()).backward()
+    np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+    tp = dict(t.named_parameters())
+    for name, p in g.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), tp[name].grad.numpy(), rtol=1e-4,
+                                   atol=1e-4, err_msg=name)
