@@ -17,12 +17,15 @@ import numpy as np
 
 from ganglion.autograd.function import Op, _new_tensor
 from ganglion.autograd.grad_mode import STATE
+from ganglion.backend import jit
 from ganglion.backend.device import get_array_module
 from ganglion.ops._util import check_tensor
 from ganglion.ops.linalg_matmul import MatMul, bmm, matmul, mm, mv, outer, same_dtype
 from ganglion.tensor import Tensor
 
 __all__ = ["linear", "addmm", "baddbmm", "addbmm", "addmv", "addr"]
+
+_PARALLEL_MIN = 1 << 16  # output elements from which the compiled bias add pays (linalg_jit)
 
 
 class Linear(Op):
@@ -32,9 +35,13 @@ class Linear(Op):
     def forward(ctx, x, w, b):
         xp = get_array_module(x)
         x2 = x.reshape(-1, x.shape[-1])
-        out = xp.matmul(x2, w.T).reshape(x.shape[:-1] + (w.shape[0],))
+        out2 = xp.matmul(x2, w.T)
+        out = out2.reshape(x.shape[:-1] + (w.shape[0],))
         if b is not None:
-            out += b
+            if b.ndim <= 1:
+                _add_bias(out2, b)
+            else:  # a bias broadcast over the leading dims too
+                out += b
             ctx.bias_ndim = b.ndim
         ctx.save_for_backward(x, w)
         return out
@@ -67,8 +74,29 @@ def _raw_grads(ctx, g, x, w):
     gw = _new_tensor(xp.matmul(g2.T, x.reshape(-1, k))) if need_w else None
     gb = None
     if need_b:
-        gb = _new_tensor(g2.sum(0) if ctx.bias_ndim == 1 else g)
+        gb = _new_tensor(_bias_grad(xp, g2) if ctx.bias_ndim == 1 else g)
     return gx, gw, gb
+
+
+def _bias_grad(xp, g2):
+    """The column sums of g2 (rows, out): as ``ones @ g2`` (a BLAS gemv, on BLAS's threads)
+    for NumPy float32/float64, else a plain sum."""
+    if xp is np and g2.dtype in (np.float32, np.float64) and g2.shape[0] > 1:
+        return np.ones(g2.shape[0], dtype=g2.dtype) @ g2
+    return g2.sum(0)
+
+
+def _add_bias(out2, b):
+    """out2 (rows, out) += b: the compiled row kernel on all cores for a large NumPy output
+    and a plain (out,) bias of its dtype, else NumPy's broadcast add."""
+    if (out2.size >= _PARALLEL_MIN and b.ndim == 1 and b.dtype == out2.dtype
+            and out2.dtype in (np.float32, np.float64) and out2.flags.c_contiguous
+            and b.flags.c_contiguous and jit.enabled_for(out2, b)):
+        from ganglion.ops import linalg_jit  # noqa: PLC0415 - numba only when used
+
+        linalg_jit.add_bias(out2, b)
+    else:
+        out2 += b
 
 
 def linear(input, weight, bias=None) -> Tensor:

@@ -140,6 +140,22 @@ def test_linear_first_order_fast_path_matches_torch():
                             shapes=shapes, gradgrad=False)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_large_bias_paths_match_torch(dtype, jit_mode):
+    # outputs past the compiled bias add's threshold (2^16 elements), 2-D and 3-D inputs,
+    # a transposed (non-contiguous) input; the bias gradient is a gemv
+    rng = np.random.default_rng(0)
+    w, b = rng.standard_normal((260, 64)).astype(dtype), rng.standard_normal(260).astype(dtype)
+    for x in (rng.standard_normal((300, 64)), rng.standard_normal((3, 100, 64)),
+              rng.standard_normal((100, 3, 64)).transpose(1, 0, 2)):
+        x = x.astype(dtype)
+        check_against_torch(lambda x, w, b: (ganglion if isinstance(x, ganglion.Tensor)
+                                             else torch.nn.functional).linear(x, w, b),
+                            inputs=[x, w, b], gradgrad=False,
+                            rtol=1e-4 if dtype == np.float32 else 1e-10,
+                            atol=1e-4 if dtype == np.float32 else 1e-10)
+
+
 def test_linear_weight_grad_in_weight_layout():
     x = ganglion.randn(8, 6, 3)
     w = ganglion.randn(5, 3, requires_grad=True)
