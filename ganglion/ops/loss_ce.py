@@ -158,9 +158,12 @@ class CrossEntropy(Op):
                 None)  # weight: not differentiable, as torch
 
 
+_MIN_JIT = 4096  # fewer logits than this: NumPy is as fast as starting the threads
+
+
 def _compiled(x, w):
     """Whether ``loss_jit`` takes these logits (float32/float64 NumPy, kernels on)."""
-    return (x.dtype in (np.float32, np.float64) and x.size and jit.enabled_for(x)
+    return (x.dtype in (np.float32, np.float64) and x.size >= _MIN_JIT and jit.enabled_for(x)
             and (w is None or jit.enabled_for(w)))
 
 

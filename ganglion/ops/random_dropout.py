@@ -75,11 +75,14 @@ def _keep_numpy(n, seed, thr):
     return keep[:n]
 
 
+_MIN_JIT = 4096  # fewer elements than this: NumPy is as fast as starting the threads
+
+
 def _keep_mask(shape, p):
     """A bool mask of ``shape``, True with probability 1 - p."""
     seed, thr = _draw(p)
     n = int(np.prod(shape))
-    if jit.enabled():
+    if n >= _MIN_JIT and jit.enabled():
         from ganglion.ops import random_jit  # noqa: PLC0415
 
         return random_jit.keep_mask(shape, seed, thr)
@@ -87,7 +90,7 @@ def _keep_mask(shape, p):
 
 
 def _compiled(x):
-    return x.dtype in (np.float32, np.float64) and jit.enabled_for(x)
+    return x.dtype in (np.float32, np.float64) and x.size >= _MIN_JIT and jit.enabled_for(x)
 
 
 class DropoutMask(Op):

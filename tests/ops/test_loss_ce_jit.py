@@ -1,5 +1,5 @@
-"""cross_entropy on larger logits, on both paths (``jit_mode``: the compiled row kernels of
-``loss_jit`` and the NumPy path) against torch: rows longer than the kernels' vector lanes with a
+"""cross_entropy on logits large enough for the compiled path (loss_ce._MIN_JIT), on both paths
+(``jit_mode``: the compiled row kernels of ``loss_jit`` and the NumPy path) against torch: rows longer than the kernels' vector lanes with a
 ragged tail, NaN / +inf / -inf logits, every option; and the float32 exponential itself."""
 import numpy as np
 import pytest
@@ -53,8 +53,8 @@ def test_cross_entropy_rows_match_torch(reduction, smoothing, weighted):
 
 @BOTH
 def test_cross_entropy_class_dim_not_last_matches_torch():
-    x = np.random.default_rng(3).standard_normal((3, 40, 5, 2)).astype(np.float32)
-    t = np.random.default_rng(4).integers(0, 40, (3, 5, 2))
+    x = np.random.default_rng(3).standard_normal((3, 40, 8, 6)).astype(np.float32)
+    t = np.random.default_rng(4).integers(0, 40, (3, 8, 6))
     (gl, gg), (tl, tg) = _both(x, t, reduction="none", label_smoothing=0.2)
     np.testing.assert_allclose(gl, tl, rtol=2e-5, atol=2e-6)
     np.testing.assert_allclose(gg, tg, rtol=2e-4, atol=1e-7)
@@ -62,8 +62,8 @@ def test_cross_entropy_class_dim_not_last_matches_torch():
 
 @BOTH
 def test_cross_entropy_float64_rows_match_torch():
-    x = np.random.default_rng(6).standard_normal((9, 70))
-    t = np.random.default_rng(7).integers(0, 70, 9)
+    x = np.random.default_rng(6).standard_normal((40, 130))
+    t = np.random.default_rng(7).integers(0, 130, 40)
     (gl, gg), (tl, tg) = _both(x, t)
     np.testing.assert_allclose(gl, tl, rtol=1e-12)
     np.testing.assert_allclose(gg, tg, rtol=1e-10, atol=1e-15)
@@ -89,3 +89,16 @@ def test_exp32_within_one_ulp_and_special_values():
     out = np.empty_like(special)
     ev(special, out)
     np.testing.assert_array_equal(out, [np.nan, 0.0, np.inf, 0.0, np.inf, 1.0])
+
+
+def test_these_sizes_reach_the_kernels(monkeypatch):
+    from ganglion.backend import jit
+    if not jit.enabled():
+        pytest.skip("compiled kernels are off")
+    from ganglion.ops import loss_jit
+
+    calls = []
+    real = loss_jit.row_lse
+    monkeypatch.setattr(loss_jit, "row_lse", lambda *a: calls.append(1) or real(*a))
+    _both(_logits((37, 203)), np.zeros(37, np.int64), reduction="none")
+    assert calls
