@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ganglion.backend import jit
 from ganglion.backend.device import get_array_module
 
 __all__ = ["Geom", "conv_out_size", "im2col", "col2im", "conv_forward", "conv_input_grad",
@@ -199,8 +200,18 @@ def _group_weight(w, groups):
     return w.reshape(groups, w.shape[0] // groups, int(np.prod(w.shape[1:])))
 
 
+def _compiled(*arrays):
+    """The compiled (``conv_jit``) path takes 1-D/2-D float convolutions of NumPy arrays."""
+    return (arrays[0].ndim <= 4 and arrays[0].dtype in (np.float32, np.float64)
+            and jit.enabled_for(*arrays))
+
+
 def conv_forward(x, w, b, geom, out_sp):
     """y[n, o] = sum_{c, k} w[o, c, k] x[n, c, o*s + k*d - pad] + b[o]; shape (N, O, *out_sp)."""
+    if _compiled(x, w):
+        from ganglion.ops import conv_jit  # noqa: PLC0415 - numba only once kernels are used
+
+        return conv_jit.conv_forward(x, w, b, geom, out_sp)
     xp = get_array_module(x)
     n = x.shape[0]
     g = geom.groups
@@ -249,6 +260,10 @@ def conv_input_grad(g, w, x_shape, geom):
             and all(lo <= d * (k - 1) and hi <= d * (k - 1)
                     for k, d, (lo, hi) in zip(w.shape[2:], geom.dilation, geom.pads))):
         return _flip_as_forward(g, w, x_shape, geom)
+    if _compiled(g, w):
+        from ganglion.ops import conv_jit  # noqa: PLC0415
+
+        return conv_jit.conv_input_grad(g, w, x_shape, geom)
     xp = get_array_module(g)
     n = g.shape[0]
     grp = geom.groups
@@ -270,6 +285,10 @@ def conv_input_grad(g, w, x_shape, geom):
 
 def conv_weight_grad(x, g, w_shape, geom):
     """dT/dw = sum over batch blocks of g_block @ cols_block.T (one GEMM per block and group)."""
+    if _compiled(x, g):
+        from ganglion.ops import conv_jit  # noqa: PLC0415
+
+        return conv_jit.conv_weight_grad(x, g, w_shape, geom)
     xp = get_array_module(x)
     n = x.shape[0]
     grp = geom.groups

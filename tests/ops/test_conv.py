@@ -1,6 +1,6 @@
 """Tests of the convolution family against torch: conv1d/2d/3d, conv_transpose1d/2d/3d,
 unfold/fold and ``conv_pad``; forward, gradients, second derivatives, finite differences and
-errors."""
+errors. ``jit_mode`` runs the comparisons on the compiled (conv_jit) and the NumPy paths."""
 import numpy as np
 import pytest
 
@@ -41,7 +41,7 @@ def _bias_inputs(xs, ws, bias, dtype, seed=0):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ws,kw", CONV2D)
-def test_conv2d_matches_torch(xs, ws, kw, dtype):
+def test_conv2d_matches_torch(xs, ws, kw, dtype, jit_mode):
     tol = 1e-4 if dtype == np.float32 else 1e-10
     check_against_torch(lambda x, w, b: _F(x).conv2d(x, w, b, **kw),
                         inputs=_bias_inputs(xs, ws, True, dtype), atol=tol, rtol=tol,
@@ -53,7 +53,7 @@ def test_conv2d_matches_torch(xs, ws, kw, dtype):
                                                          "dilation": 2, "groups": 2}),
     ((3, 9), (4, 3, 4), {"padding": "same"}), ((2, 3, 9), (4, 3, 1), {"stride": 3}),
 ])
-def test_conv1d_matches_torch(xs, ws, kw):
+def test_conv1d_matches_torch(xs, ws, kw, jit_mode):
     check_against_torch(lambda x, w, b: _F(x).conv1d(x, w, b, **kw),
                         inputs=_bias_inputs(xs, ws, True, np.float64), gradgrad=True)
 
@@ -62,7 +62,7 @@ def test_conv1d_matches_torch(xs, ws, kw):
     ((2, 2, 5, 4, 6), (3, 2, 3, 2, 3), {"padding": (1, 0, 1), "stride": (1, 2, 2)}),
     ((1, 4, 4, 5, 5), (4, 2, 2, 3, 1), {"groups": 2, "dilation": (2, 1, 1)}),
 ])
-def test_conv3d_matches_torch(xs, ws, kw):
+def test_conv3d_matches_torch(xs, ws, kw, jit_mode):
     check_against_torch(lambda x, w, b: _F(x).conv3d(x, w, b, **kw),
                         inputs=_bias_inputs(xs, ws, True, np.float64), gradgrad=True)
 
@@ -84,7 +84,7 @@ CONVT2D = [
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ws,kw", CONVT2D)
-def test_conv_transpose2d_matches_torch(xs, ws, kw, dtype):
+def test_conv_transpose2d_matches_torch(xs, ws, kw, dtype, jit_mode):
     tol = 1e-4 if dtype == np.float32 else 1e-10
     groups = kw.get("groups", 1)
     arrs = _bias_inputs(xs, ws, False, dtype)
@@ -100,7 +100,7 @@ def test_conv_transpose2d_matches_torch(xs, ws, kw, dtype):
     ("conv_transpose3d", (1, 2, 3, 3, 2), (2, 2, 2, 3, 2), {"stride": (2, 1, 2),
                                                             "padding": (0, 1, 1)}),
 ])
-def test_conv_transpose_1d_3d_match_torch(fn, xs, ws, kw):
+def test_conv_transpose_1d_3d_match_torch(fn, xs, ws, kw, jit_mode):
     check_against_torch(lambda x, w: getattr(_F(x), fn)(x, w, **kw),
                         inputs=_bias_inputs(xs, ws, False, np.float64), gradgrad=True)
 
@@ -111,7 +111,7 @@ def test_conv_transpose_1d_3d_match_torch(fn, xs, ws, kw):
                     "stride": (2, 1)}),
     ((3, 5, 5), {"kernel_size": 2, "stride": 2, "padding": 1}),
 ])
-def test_unfold_fold_match_torch(xs, kw):
+def test_unfold_fold_match_torch(xs, kw, jit_mode):
     check_against_torch(lambda x: _F(x).unfold(x, **kw), shapes=[xs], dtype=np.float64,
                         gradgrad=True)
     cols = TF.unfold(torch.zeros(xs), **kw)
@@ -120,7 +120,7 @@ def test_unfold_fold_match_torch(xs, kw):
                         dtype=np.float64, gradgrad=True)
 
 
-def test_conv_noncontiguous_input():
+def test_conv_noncontiguous_input(jit_mode):
     rng = np.random.default_rng(1)
     x = rng.uniform(-1, 1, (2, 3, 9, 8)).transpose(0, 1, 3, 2)
     w = rng.uniform(-1, 1, (4, 3, 3, 3))
@@ -128,7 +128,7 @@ def test_conv_noncontiguous_input():
                         noncontig=True)
 
 
-def test_second_derivative_mixed_terms():
+def test_second_derivative_mixed_terms(jit_mode):
     # d/dx of <grad_w, v> needs ConvTranspose of the weight cotangent; compare everything.
     rng = np.random.default_rng(2)
     arrs = [rng.uniform(-1, 1, (2, 2, 6, 5)), rng.uniform(-1, 1, (3, 2, 3, 2))]
