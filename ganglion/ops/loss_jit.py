@@ -25,6 +25,8 @@ Example:
 """
 from __future__ import annotations
 
+import sys
+
 import numba
 import numpy as np
 from numba import prange, types
@@ -149,10 +151,28 @@ def row_lse(x, w, smooth):
     return lse, (sx if smooth else None)
 
 
+_SPARE = {}  # (shape, dtype) -> the last gradient array handed out, for reuse
+
+
+def _buffer(shape, dtype):
+    """An array to write a gradient into: the one returned last time for this shape if nobody
+    holds it any more (its reference count says so), else a new one. A logits gradient is
+    often over glibc's 32 MiB mmap threshold, so a new one is fresh pages from the kernel,
+    whose first-touch faults cost as much as the gradient pass itself (W5: 2048 x 8000)."""
+    key = (tuple(shape), np.dtype(dtype).str)
+    arr = _SPARE.get(key)
+    if arr is not None and sys.getrefcount(arr) == 3:  # the dict, ``arr`` and the call
+        return arr
+    if len(_SPARE) >= 4:
+        _SPARE.clear()
+    arr = _SPARE[key] = np.empty(shape, dtype)
+    return arr
+
+
 def row_grad(x, lse, a, b, w, shape=None):
-    """exp(x - lse[:, None]) * a[:, None] - b[:, None] * (w[None] or 1), one pass, in a new
-    array of ``shape`` (default x's; the same size)."""
-    out = np.empty(x.shape if shape is None else shape, x.dtype)  # not a view: can be a .grad
+    """exp(x - lse[:, None]) * a[:, None] - b[:, None] * (w[None] or 1), one pass, into an
+    array of ``shape`` (default x's; the same size) that no one else holds."""
+    out = _buffer(x.shape if shape is None else shape, x.dtype)
     dt = x.dtype
     wv = np.ascontiguousarray(w if w is not None else np.ones(1), dtype=dt)
     _grad(x, lse, np.ascontiguousarray(a, dtype=dt), np.ascontiguousarray(b, dtype=dt), wv,

@@ -102,3 +102,20 @@ def test_these_sizes_reach_the_kernels(monkeypatch):
     monkeypatch.setattr(loss_jit, "row_lse", lambda *a: calls.append(1) or real(*a))
     _both(_logits((37, 203)), np.zeros(37, np.int64), reduction="none")
     assert calls
+
+
+@BOTH
+def test_a_held_gradient_is_not_overwritten_by_the_next_backward():
+    """The compiled backward reuses its last gradient array, only once nobody holds it."""
+    t = ganglion.from_numpy(np.random.default_rng(2).integers(0, 300, 64))
+    grads = []
+    for seed in (0, 1, 2):
+        x = ganglion.from_numpy(_logits((64, 300), seed)[4:20].copy()).requires_grad_()
+        y = x * 1.0  # a non-leaf, as a model's logits
+        y.retain_grad()
+        F.cross_entropy(y, t[4:20]).backward()
+        grads.append((x.detach().numpy().copy(), y.grad.numpy()))
+    for xa, g in grads:
+        tx = torch.from_numpy(xa).requires_grad_()
+        TF.cross_entropy(tx, torch.from_numpy(t.numpy()[4:20])).backward()
+        np.testing.assert_allclose(g, tx.grad.numpy(), rtol=2e-4, atol=1e-7)
