@@ -26,7 +26,7 @@ from ganglion.autograd.grad_mode import STATE
 from ganglion.backend import jit
 from ganglion.backend.device import get_array_module
 from ganglion.ops._util import check_tensor
-from ganglion.ops.random_fill import rng_of, sample_float
+from ganglion.ops.random_dropout import _keep_mask  # dropout's parallel counter-based bits
 from ganglion.tensor import Tensor
 
 __all__ = ["scaled_dot_product_attention"]
@@ -87,7 +87,7 @@ class Attention(Op):
         L, S = q.shape[-2], k.shape[-2]
         s = xp.matmul(q, xp.swapaxes(k, -1, -2))
         off = _disallowed(xp, mask, causal, L, S)
-        ctx.u = ctx.pd = None
+        ctx.keep = ctx.pd = None
         full = drop = None
         if mask is None and dropout_p < 1 and _jit_ok(q, k, v):
             p = s
@@ -101,8 +101,7 @@ class Attention(Op):
             full = _full_rows(xp, mask, off) if safe else None
             p = _softmax_rows(xp, s, full)
             if dropout_p > 0:
-                keep = sample_float(rng_of(None), "random", p.shape, p.dtype) >= dropout_p
-                drop = _scaled_keep(xp, keep, dropout_p, p.dtype)
+                drop = _scaled_keep(xp, _keep_mask(p.shape, dropout_p), dropout_p, p.dtype)
             pd = p * drop if drop is not None else p
         ctx.dropout_p = dropout_p
         out = xp.matmul(pd, v).astype(out_dtype, copy=False)
@@ -138,24 +137,24 @@ def _scaled_keep(xp, keep, dropout_p, dtype):
 
 def _drop_of(ctx, xp, dtype):
     """The forward's dropout multiplier (None without dropout), rebuilt from the compiled
-    forward's draws when the NumPy or graph backward needs it."""
-    if ctx.drop is None and ctx.u is not None:
-        ctx.drop = _scaled_keep(xp, ctx.u >= ctx.dropout_p, ctx.dropout_p, dtype)
+    forward's keep mask when the NumPy or graph backward needs it."""
+    if ctx.drop is None and ctx.keep is not None:
+        ctx.drop = _scaled_keep(xp, ctx.keep, ctx.dropout_p, dtype)
     return ctx.drop
 
 
 def jit_softmax(ctx, s, scale, causal, dropout_p):
     """Scores ``s`` become the probabilities in place, in one compiled pass per row (scale,
-    causal cut, softmax, dropout); keeps the dropout draws and weights on ``ctx`` (``u``,
+    causal cut, softmax, dropout); keeps the dropout mask and weights on ``ctx`` (``keep``,
     ``pd``) and returns the weights the values are averaged with."""
     from ganglion.ops import attention_jit  # noqa: PLC0415 - numba only when used
 
-    ctx.u = ctx.pd = None
+    ctx.keep = ctx.pd = None
     if dropout_p > 0:
-        ctx.u = sample_float(rng_of(None), "random", s.shape, s.dtype)
+        ctx.keep = _keep_mask(s.shape, dropout_p)
         ctx.pd = np.empty_like(s)
     ctx.dropout_p = dropout_p
-    attention_jit.softmax_forward(s, scale, causal, ctx.u, dropout_p, ctx.pd)
+    attention_jit.softmax_forward(s, scale, causal, ctx.keep, dropout_p, ctx.pd)
     return s if ctx.pd is None else ctx.pd
 
 
@@ -170,7 +169,7 @@ def jit_grads(ctx, q, k, v, p, g, need, out=(None, None, None)):
     if not (need[0] or need[1]):
         return None, None, dv
     ds = np.matmul(g, np.swapaxes(v, -1, -2))
-    attention_jit.softmax_backward(ds, p, ctx.scale, ctx.u, ctx.dropout_p)
+    attention_jit.softmax_backward(ds, p, ctx.scale, ctx.keep, ctx.dropout_p)
     dq = np.matmul(ds, k, out=out[0]) if need[0] else None
     dk = np.matmul(np.swapaxes(ds, -1, -2), q, out=out[1]) if need[1] else None
     return dq, dk, dv

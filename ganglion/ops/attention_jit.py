@@ -6,9 +6,8 @@ the backward's ``ds = scale * p * (dp - rowsum(dp * p))``. Here each row of 128-
 read once and written once while it sits in L1, rows spread over the cores:
 
 - ``softmax_forward``: scale, top-left causal cut (positions past the row's own are exact
-  zeros), max-shifted softmax and, with dropout, ``pd = p * (u >= p_drop) / (1 - p_drop)``
-  from the uniform draws ``u`` the caller made (the same draws as the NumPy path, so both
-  paths give the same mask for the same seed).
+  zeros), max-shifted softmax and, with dropout, ``pd = p * keep / (1 - p_drop)`` for the
+  boolean mask ``keep`` the caller drew (the NumPy path draws the same one).
 - ``softmax_backward``: ``dpd`` in place becomes ``scale * ds`` (the score scale folded in, so
   the gradients of q and k are plain GEMMs).
 
@@ -82,7 +81,7 @@ def _row_max(row, n):
 
 
 @jit.kernel()
-def _rows_forward(s, first, L, scale, causal, u, p_drop, inv_keep, pd, dropout, single):
+def _rows_forward(s, first, L, scale, causal, keep, inv_keep, pd, dropout, single):
     # scalars of the rows' dtype (literals would be float64 and widen the loops; a float64
     # sum of float32 values does not vectorize)
     zero = np.zeros(1, s.dtype)[0]
@@ -114,31 +113,31 @@ def _rows_forward(s, first, L, scale, causal, u, p_drop, inv_keep, pd, dropout, 
         for j in range(n, S):
             row[j] = zero
         if dropout:
-            ur = u[r]
+            kr = keep[r]
             pr = pd[r]
             for j in range(S):
-                pr[j] = row[j] * inv_keep if ur[j] >= p_drop else zero
+                pr[j] = row[j] * inv_keep if kr[j] else zero
 
 
 @jit.kernel(parallel=True)
-def _forward(s, L, scale, causal, u, p_drop, inv_keep, pd, dropout, single):
+def _forward(s, L, scale, causal, keep, inv_keep, pd, dropout, single):
     R = s.shape[0]
     for b in prange((R + _ROWS - 1) // _ROWS):
         lo, hi = b * _ROWS, min(R, (b + 1) * _ROWS)
-        _rows_forward(s[lo:hi], lo, L, scale, causal, u[lo:hi], p_drop, inv_keep, pd[lo:hi],
+        _rows_forward(s[lo:hi], lo, L, scale, causal, keep[lo:hi], inv_keep, pd[lo:hi],
                       dropout, single)
 
 
 @jit.kernel()
-def _rows_backward(d, p, u, p_drop, inv_keep, scale, dropout):
+def _rows_backward(d, p, keep, inv_keep, scale, dropout):
     zero = np.zeros(1, d.dtype)[0]
     for r in range(d.shape[0]):
         dr = d[r]
         pr = p[r]
         if dropout:
-            ur = u[r]
+            kr = keep[r]
             for j in range(dr.size):
-                dr[j] = dr[j] * inv_keep if ur[j] >= p_drop else zero
+                dr[j] = dr[j] * inv_keep if kr[j] else zero
         dot = zero
         for j in range(dr.size):
             dot += dr[j] * pr[j]
@@ -147,39 +146,40 @@ def _rows_backward(d, p, u, p_drop, inv_keep, scale, dropout):
 
 
 @jit.kernel(parallel=True)
-def _backward(d, p, u, p_drop, inv_keep, scale, dropout):
+def _backward(d, p, keep, inv_keep, scale, dropout):
     R = d.shape[0]
     for b in prange((R + _ROWS - 1) // _ROWS):
         lo, hi = b * _ROWS, min(R, (b + 1) * _ROWS)
-        _rows_backward(d[lo:hi], p[lo:hi], u[lo:hi], p_drop, inv_keep, scale, dropout)
+        _rows_backward(d[lo:hi], p[lo:hi], keep[lo:hi], inv_keep, scale, dropout)
 
 
 def _rows(a):
     return a.reshape(-1, a.shape[-1])
 
 
-def softmax_forward(s, scale, causal, u, p_drop, pd=None):
-    """Scores ``s`` (..., L, S), C-contiguous, become softmax probabilities in place. With
-    uniform draws ``u`` (s's shape and dtype) the dropped-out weights go to ``pd``."""
+def softmax_forward(s, scale, causal, keep, p_drop, pd=None):
+    """Scores ``s`` (..., L, S), C-contiguous, become softmax probabilities in place. With a
+    boolean ``keep`` mask (s's shape) the dropped-out weights ``p * keep / (1 - p_drop)`` go
+    to ``pd``."""
     if s.size == 0:
         return
     dt = s.dtype.type
-    dropout = u is not None
+    dropout = keep is not None
     s2 = _rows(s)
-    u2 = _rows(u) if dropout else s2
+    k2 = _rows(keep) if dropout else np.ones((1, 1), np.bool_)
     pd2 = _rows(pd) if dropout else s2
     inv_keep = 1.0 / (1.0 - p_drop) if dropout else 1.0
-    _forward(s2, s.shape[-2], dt(scale), bool(causal), u2, dt(p_drop), dt(inv_keep), pd2,
-             dropout, s.dtype == np.float32)
+    _forward(s2, s.shape[-2], dt(scale), bool(causal), k2, dt(inv_keep), pd2, dropout,
+             s.dtype == np.float32)
 
 
-def softmax_backward(d, p, scale, u, p_drop):
+def softmax_backward(d, p, scale, keep, p_drop):
     """``d`` = dL/d(dropped-out weights) (..., L, S), in place, becomes ``scale * dL/dscores``
-    for the probabilities ``p`` (and the forward's draws ``u`` with dropout)."""
+    for the probabilities ``p`` (and the forward's ``keep`` mask with dropout)."""
     if d.size == 0:
         return
     dt = d.dtype.type
-    dropout = u is not None
-    d2, p2 = _rows(d), _rows(p)
+    dropout = keep is not None
     inv_keep = 1.0 / (1.0 - p_drop) if dropout else 1.0
-    _backward(d2, p2, _rows(u) if dropout else p2, dt(p_drop), dt(inv_keep), dt(scale), dropout)
+    k2 = _rows(keep) if dropout else np.ones((1, 1), np.bool_)
+    _backward(_rows(d), _rows(p), k2, dt(inv_keep), dt(scale), dropout)

@@ -113,7 +113,7 @@ def _nullcontext():
 
 
 def test_sdpa_dropout_same_on_compiled_and_numpy_paths():
-    # one seed, one mask: the compiled softmax uses the NumPy path's uniform draws
+    # one seed, one mask: both paths draw dropout's counter-based keep mask
     from ganglion.backend import jit
 
     arrays = [_rand((2, 3, 37, 16), s) for s in range(3)]
