@@ -101,6 +101,16 @@ def test_pool_empty_batch_forward_and_backward_like_torch(fn):
     assert tuple(gx.grad.shape) == tuple(tx.grad.shape)
 
 
+def test_max_pool_2x2_special_windows_follow_torch():
+    """-inf everywhere (first cell), NaN first and last (the last NaN), ties (the first)."""
+    x = np.array([[-np.inf, -np.inf, np.nan, 5.0, 1.0, 3.0],
+                  [-np.inf, -np.inf, 7.0, np.nan, 3.0, 2.0]], np.float32)[None, None]
+    got = GF.max_pool2d(ganglion.from_numpy(x), 2, return_indices=True)
+    want = TF.max_pool2d(torch.from_numpy(x), 2, return_indices=True)
+    np.testing.assert_array_equal(got[1].numpy(), want[1].numpy())
+    np.testing.assert_array_equal(got[0].numpy(), want[0].numpy())
+
+
 def test_max_pool_all_minus_inf_window_points_inside():
     x = np.full((1, 1, 3, 3), -np.inf)
     got = GF.max_pool2d(ganglion.from_numpy(x), 3, 1, 1, return_indices=True)[1]
