@@ -176,8 +176,7 @@ def gather_rows(g, n0, dst):
 
 # -- the three GEMM passes over batch blocks ---------------------------------------------------
 
-_COLS = 8192            # GEMM N per block: ~8 items of 32x32 ran fastest in OpenBLAS (measured)
-_MAX_BYTES = 32 << 20   # cap on one block's im2col matrix
+_BLOCK_BYTES = 6 << 20  # one block's im2col matrix (see _items_per_block)
 _local = threading.local()
 
 
@@ -185,7 +184,7 @@ def _scratch(role, shape, dtype):
     """A per-thread buffer reused across calls (no page faults of fresh buffers each call).
 
     Each role is used once per pass and is dead when the pass returns, so reuse is safe; it
-    keeps the largest size seen (a few tens of MiB at most, by ``_MAX_BYTES``).
+    keeps the largest size seen (a few MiB: ``_BLOCK_BYTES`` plus the GEMM result).
     """
     size = int(np.prod(shape))
     bufs = _local.__dict__.setdefault("bufs", {})
@@ -209,8 +208,10 @@ def _as4d(a):
 
 
 def _items_per_block(n, L, ck, itemsize):
-    nb = min(n, max(1, -(-_COLS // L)))
-    return max(1, min(nb, _MAX_BYTES // max(1, ck * L * itemsize)))
+    """Items per block: an im2col matrix of a few MiB, written and read back by the GEMM while
+    still in cache (2-4 items of W3's 32x32 layers; measured at least as fast as 8-16 items on a
+    quiet machine and faster on a loaded one), and reused, not page-faulted in."""
+    return max(1, min(n, _BLOCK_BYTES // max(1, ck * L * itemsize)))
 
 
 def _x_blocks(x, plan, grp):
