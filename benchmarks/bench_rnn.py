@@ -117,8 +117,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
-    if torch is not None and args.threads:
-        torch.set_num_threads(args.threads)
+    if args.threads:  # both libraries: BLAS, numba and torch's intra-op pool
+        ganglion.set_num_threads(args.threads)
+        if torch is not None:
+            torch.set_num_threads(args.threads)
     print(f"{'workload':28s} {'ganglion ms':>12s} {'torch ms':>10s} {'ratio':>7s}")
     for name, make in _cases().items():
         g_step, g_mods = make(ganglion)

@@ -26,12 +26,13 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-from numba import types
+from numba import prange, types
 from numba.extending import overload, register_jitable
 
 from ganglion.backend import jit
 
 __all__ = ["activate", "lstm_forward_step", "lstm_infer_step", "lstm_backward_step",
+           "lstm_forward_par", "lstm_infer_par", "lstm_backward_par",
            "rnn_forward_step", "rnn_backward_step", "gru_forward_step", "gru_backward_step"]
 
 _f32 = np.float32
@@ -112,7 +113,8 @@ def activate(x, out, kind):
 
 
 @jit.kernel()
-def lstm_forward_step(hh, xp, xb, xs, bias, c, h, gs, sb, ss, cps, tcs, hps, out, ob, os):
+def lstm_forward_step(hh, xp, xb, xs, bias, c, h, gs, sb, ss, cps, tcs, hps, out, ob, os, lo,
+                      hi):
     """One LSTM step (torch's gate order i, f, g, o) on the b = hh.shape[0] rows of a step.
 
     hh (b, 4H): h_prev @ W_hh.T; xp (., 4H): x @ W_ih.T, row j of the step at xb + j * xs;
@@ -121,9 +123,10 @@ def lstm_forward_step(hh, xp, xb, xs, bias, c, h, gs, sb, ss, cps, tcs, hps, out
     sb + j * ss), and h_t to out[ob + j * os] (the caller points what it does not keep at
     scratch rows; gs must not be xp or hh: overlapping arrays make LLVM drop the vector loop).
     Loops run over row views from index 0 (an offset start defeated vectorization, measured).
+    Rows lo:hi of the step only (the parallel twin splits the rows).
     """
-    b, H = hh.shape[0], c.shape[1]
-    for j in range(b):
+    H = c.shape[1]
+    for j in range(lo, hi):
         sr = sb + j * ss
         hj, xj, gj = hh[j], xp[xb + j * xs], gs[sr]
         for k in range(2 * H):
@@ -150,13 +153,13 @@ def lstm_forward_step(hh, xp, xb, xs, bias, c, h, gs, sb, ss, cps, tcs, hps, out
 
 
 @jit.kernel()
-def lstm_infer_step(hh, xp, xb, xs, bias, c, h, out, ob, os):
+def lstm_infer_step(hh, xp, xb, xs, bias, c, h, out, ob, os, lo, hi):
     """:func:`lstm_forward_step` saving nothing: a row's gates stay in one small buffer in
     L1 instead of going through memory (a step's saved arrays are ~1 MB of traffic)."""
-    b, H = hh.shape[0], c.shape[1]
+    H = c.shape[1]
     gl = np.empty(4 * H, hh.dtype)
     gi, gf, gg, go = gl[:H], gl[H:2 * H], gl[2 * H:3 * H], gl[3 * H:]
-    for j in range(b):
+    for j in range(lo, hi):
         hj, xj = hh[j], xp[xb + j * xs]
         for k in range(2 * H):
             gl[k] = _sigmoid(hj[k] + xj[k] + bias[k])
@@ -176,16 +179,16 @@ def lstm_infer_step(hh, xp, xb, xs, bias, c, h, out, ob, os):
 
 
 @jit.kernel()
-def lstm_backward_step(gates, cps, tcs, sb, ss, b, dh, dc, dout, ob, os, dg):
+def lstm_backward_step(gates, cps, tcs, sb, ss, lo, hi, dh, dc, dout, ob, os, dg):
     """Backward of one LSTM step (rows sb + j * ss, j < b, of the saved arrays).
 
     dh (B, H) holds dL/dh_t (dL/dm with a projection) without the output's share
     dout[ob + j * os] (os = 0 and a zero row when there is none), which is added here; dc
     (B, H) holds dL/dc_t and becomes dL/dc_{t-1}. Writes the gates' pre-activation gradients
-    to dg's rows."""
+    to dg's rows. Rows lo:hi of the step."""
     H = dc.shape[1]
     one = gates.dtype.type(1)
-    for j in range(b):
+    for j in range(lo, hi):
         sr = sb + j * ss
         gj, cpj, tj, dgj = gates[sr], cps[sr], tcs[sr], dg[sr]
         gf, gg, go = gj[H:], gj[2 * H:], gj[3 * H:]
@@ -202,6 +205,32 @@ def lstm_backward_step(gates, cps, tcs, sb, ss, b, dh, dc, dout, ob, os, dg):
             do[k] = dm * tc * o * (one - o)
             dcj[k] = d_c * f
 
+
+
+# parallel twins: the step's rows in one block per thread (each block a serial call above)
+
+@jit.kernel(parallel=True)
+def lstm_forward_par(hh, xp, xb, xs, bias, c, h, gs, sb, ss, cps, tcs, hps, out, ob, os,
+                     nblk):
+    b = hh.shape[0]
+    for k in prange(nblk):
+        lstm_forward_step(hh, xp, xb, xs, bias, c, h, gs, sb, ss, cps, tcs, hps, out, ob, os,
+                          k * b // nblk, (k + 1) * b // nblk)
+
+
+@jit.kernel(parallel=True)
+def lstm_infer_par(hh, xp, xb, xs, bias, c, h, out, ob, os, nblk):
+    b = hh.shape[0]
+    for k in prange(nblk):
+        lstm_infer_step(hh, xp, xb, xs, bias, c, h, out, ob, os, k * b // nblk,
+                        (k + 1) * b // nblk)
+
+
+@jit.kernel(parallel=True)
+def lstm_backward_par(gates, cps, tcs, sb, ss, b, dh, dc, dout, ob, os, dg, nblk):
+    for k in prange(nblk):
+        lstm_backward_step(gates, cps, tcs, sb, ss, k * b // nblk, (k + 1) * b // nblk, dh, dc,
+                           dout, ob, os, dg)
 
 @jit.kernel()
 def rnn_forward_step(hh, xp, xb, bias, h, ys, sb, ss, hps, out, ob, os, relu):
@@ -289,3 +318,44 @@ def gru_backward_step(gs, hps, sb, ss, b, dh, dout, ob, os, dgx, dgh):
             xj[k], xz[k], xn[k] = dr, dz, dn
             hj[k], hz[k], hn[k] = dr, dz, dn * r
             dj[k] = d * z
+
+
+# step entry points: the serial kernel, or its parallel twin when a step has enough rows and
+# work for the threads (``blocks``)
+
+def blocks(b, width):
+    """Row blocks for a step of b rows of ``width`` gate values: 1 (serial) below PAR_MIN."""
+    from ganglion.backend.threads import get_num_threads  # noqa: PLC0415
+
+    n = min(get_num_threads(), b)
+    return n if n > 1 and b * width >= PAR_MIN else 1
+
+
+# Gate values per step from which the parallel twins run. Off by default, measured on the
+# 2-core machine: alone, the W4 step kernel takes 51 us serial and 29 us on 2 threads, but
+# between OpenBLAS GEMMs (whose worker thread spins on the other core after each call) the
+# parallel region's second thread has no free core and a step got 2-5x slower, not faster.
+PAR_MIN = 1 << 62
+
+
+def lstm_forward(hh, xp, xb, xs, bias, c, h, gs, sb, ss, cps, tcs, hps, out, ob, os, nblk):
+    if nblk > 1:
+        lstm_forward_par(hh, xp, xb, xs, bias, c, h, gs, sb, ss, cps, tcs, hps, out, ob, os,
+                         nblk)
+    else:
+        lstm_forward_step(hh, xp, xb, xs, bias, c, h, gs, sb, ss, cps, tcs, hps, out, ob, os,
+                          0, hh.shape[0])
+
+
+def lstm_infer(hh, xp, xb, xs, bias, c, h, out, ob, os, nblk):
+    if nblk > 1:
+        lstm_infer_par(hh, xp, xb, xs, bias, c, h, out, ob, os, nblk)
+    else:
+        lstm_infer_step(hh, xp, xb, xs, bias, c, h, out, ob, os, 0, hh.shape[0])
+
+
+def lstm_backward(gates, cps, tcs, sb, ss, b, dh, dc, dout, ob, os, dg, nblk):
+    if nblk > 1:
+        lstm_backward_par(gates, cps, tcs, sb, ss, b, dh, dc, dout, ob, os, dg, nblk)
+    else:
+        lstm_backward_step(gates, cps, tcs, sb, ss, 0, b, dh, dc, dout, ob, os, dg)

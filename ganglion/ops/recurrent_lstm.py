@@ -220,15 +220,15 @@ def lstm_forward_jit(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, spec, record):
         if proj:
             if record:
                 step_rows(hps, spec, t)[:, :P] = h[:b]
-            _rj.lstm_forward_step(hh[:b], xp, xb, 1, bias, c, m, gs, sb, ss, cps, tcs, mh,
-                                  mm, sb, ss)
+            _rj.lstm_forward(hh[:b], xp, xb, 1, bias, c, m, gs, sb, ss, cps, tcs, mh, mm, sb,
+                             ss, _rj.blocks(b, 4 * H))
             np.matmul(m[:b], w_hr.T, out=h[:b])
             step_rows(out, spec, t)[...] = h[:b]
         elif record:
-            _rj.lstm_forward_step(hh[:b], xp, xb, 1, bias, c, h, gs, sb, ss, cps, tcs, hps,
-                                  out, ob, os)
+            _rj.lstm_forward(hh[:b], xp, xb, 1, bias, c, h, gs, sb, ss, cps, tcs, hps, out,
+                             ob, os, _rj.blocks(b, 4 * H))
         else:
-            _rj.lstm_infer_step(hh[:b], xp, xb, 1, bias, c, h, out, ob, os)
+            _rj.lstm_infer(hh[:b], xp, xb, 1, bias, c, h, out, ob, os, _rj.blocks(b, 4 * H))
     saved = (gs, cps, tcs, hps, mm) if record else None
     return out, h, c, saved
 
@@ -252,17 +252,18 @@ def lstm_backward_jit(x, dout, dh_n, dc_n, w_ih, w_hh, w_hr, saved, spec, need):
     for t in reversed(order):
         b = spec.batch_sizes[t]
         sb, ss = row_index(spec, t)
+        nb = _rj.blocks(b, 4 * H)
         if proj:
             dht = step_rows(dhs, spec, t)
             np.copyto(dht, dh[:b])
             if dout is not None:
                 dht += step_rows(dout, spec, t)
             np.matmul(dht, w_hr, out=dm[:b])
-            _rj.lstm_backward_step(gs, cps, tcs, sb, ss, b, dm, dc, zero, 0, 0, dg)
+            _rj.lstm_backward(gs, cps, tcs, sb, ss, b, dm, dc, zero, 0, 0, dg, nb)
         elif dout is None:
-            _rj.lstm_backward_step(gs, cps, tcs, sb, ss, b, dh, dc, zero, 0, 0, dg)
+            _rj.lstm_backward(gs, cps, tcs, sb, ss, b, dh, dc, zero, 0, 0, dg, nb)
         else:
-            _rj.lstm_backward_step(gs, cps, tcs, sb, ss, b, dh, dc, dout, sb, ss, dg)
+            _rj.lstm_backward(gs, cps, tcs, sb, ss, b, dh, dc, dout, sb, ss, dg, nb)
         if t != order[0] or need.h0:  # the first step's product only feeds grad h0
             np.matmul(step_rows(dg, spec, t), w_hh, out=dh[:b])
     dwhr = np.matmul(dhs.T, mm) if proj and need.w_hr else None

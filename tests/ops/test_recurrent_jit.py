@@ -146,3 +146,28 @@ def test_gru_and_rnn_odd_sizes_match_torch(jit_mode, kind, kw):
     for name, p in g.named_parameters():
         np.testing.assert_allclose(p.grad.numpy(), tp[name].grad.numpy(), rtol=1e-4,
                                    atol=1e-4, err_msg=name)
+
+
+def test_parallel_step_kernels_match_serial(kernels, monkeypatch):
+    # the parallel twins split a step's rows over the threads: same values as the serial run
+    ganglion.manual_seed(4)
+    lstm = LSTM(5, 9, batch_first=True)
+    x = ganglion.randn(7, 4, 5, requires_grad=True)
+    results = []
+    prev = ganglion.get_num_threads()
+    try:
+        for threads, par_min in ((1, 1 << 40), (2, 0)):
+            ganglion.set_num_threads(threads)
+            monkeypatch.setattr(kernels, "PAR_MIN", par_min)
+            x.grad = None
+            lstm.zero_grad()
+            out, (h, c) = lstm(x)
+            (out.square().sum() + c.sum()).backward()
+            with ganglion.no_grad():
+                infer = lstm(x)[0]
+            results.append([out.detach().numpy(), h.detach().numpy(), infer.numpy(),
+                            x.grad.numpy()] + [p.grad.numpy() for p in lstm.parameters()])
+    finally:
+        ganglion.set_num_threads(prev)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
