@@ -119,3 +119,20 @@ def test_a_held_gradient_is_not_overwritten_by_the_next_backward():
         tx = torch.from_numpy(xa).requires_grad_()
         TF.cross_entropy(tx, torch.from_numpy(t.numpy()[4:20])).backward()
         np.testing.assert_allclose(g, tx.grad.numpy(), rtol=2e-4, atol=1e-7)
+
+
+@BOTH
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_second_derivatives_after_the_compiled_forward_match_torch(smoothing):
+    from ganglion.testing import check_against_torch
+
+    x = np.random.default_rng(8).standard_normal((20, 256))
+    t = np.random.default_rng(9).integers(0, 256, 20)
+    t[3] = -100
+    w = np.random.default_rng(10).uniform(0.5, 2.0, 256)
+
+    def fn(lib, ns):
+        return lambda a: ns.cross_entropy(a, lib.from_numpy(t), weight=lib.from_numpy(w),
+                                          label_smoothing=smoothing)
+    check_against_torch(fn(ganglion, F), inputs=[x], torch_fn=fn(torch, TF), gradgrad=True,
+                        atol=1e-9, rtol=1e-7)
