@@ -24,7 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["launch", "lerp_", "addcmul_", "effective_grad", "NUM_THREADS", "CHUNK"]
+__all__ = ["launch", "lerp_", "addcmul_", "effective_grad", "jit_ready", "NUM_THREADS",
+           "CHUNK"]
 
 
 def _default_threads() -> int:
@@ -117,6 +118,18 @@ def launch(kernel, jobs, threads: int | None = None) -> None:
     finally:
         for f in futures:
             f.result()
+
+
+def jit_ready(arrays) -> bool:
+    """The compiled kernels (``_fused_jit``) take these: NumPy float32/float64 arrays (None
+    for an absent buffer) of one dtype and size, all C-contiguous (a broadcast or transposed
+    gradient takes the NumPy kernel)."""
+    p = arrays[0]
+    dt = p.dtype
+    if type(p) is not np.ndarray or dt not in (np.float32, np.float64):
+        return False
+    return all(a is None or (type(a) is np.ndarray and a.dtype == dt and a.size == p.size
+                             and a.flags.c_contiguous) for a in arrays)
 
 
 def lerp_(m, g, w: float, t) -> None:

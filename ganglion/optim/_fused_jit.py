@@ -30,7 +30,7 @@ from numba import prange
 
 from ganglion.backend import jit
 
-__all__ = ["adam", "adam_scalars", "PARALLEL_MIN"]
+__all__ = ["adam", "adam_scalars", "sgd", "PARALLEL_MIN"]
 
 PARALLEL_MIN = 1 << 16   # elements: below, one thread (the parallel launch costs more)
 _BLOCK = 1 << 13         # elements per parallel work item (L1/L2-sized slices of 4 arrays)
@@ -80,6 +80,57 @@ def _adam_parallel(p, g, m, v, vmax, sc, maximize, wd, decay, ams, lerp_lo):
         lo, hi = b * _BLOCK, min(n, (b + 1) * _BLOCK)
         _adam_serial(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], vmax[lo:hi], sc, maximize, wd,
                      decay, ams, lerp_lo)
+
+
+@numba.njit(inline="always", fastmath=set(jit.FASTMATH), error_model="numpy")
+def _sgd_at(gi, pi, bi, s0, s1, s2, s3, maximize, wd, momentum, fresh, damp, nesterov):
+    """One element of an SGD step in torch's order; returns (param, momentum_buffer)."""
+    if maximize:
+        gi = -gi
+    if wd:
+        gi = gi + s0 * pi                    # grad.add(param, alpha=wd)
+    b = bi
+    if momentum:
+        if fresh:
+            b = gi                           # buf = clone(grad)
+        elif damp:
+            b = bi * s1 + s2 * gi            # buf.mul_(momentum).add_(grad, alpha=1 - damp)
+        else:
+            b = bi * s1 + gi
+        if nesterov:
+            gi = gi + s1 * b                 # grad.add(buf, alpha=momentum)
+        else:
+            gi = b
+    return pi + s3 * gi, b                   # param.add_(grad, alpha=-lr)
+
+
+@jit.kernel()
+def _sgd_serial(p, g, buf, sc, maximize, wd, momentum, fresh, damp, nesterov):
+    s0, s1, s2, s3 = sc[0], sc[1], sc[2], sc[3]
+    for i in range(p.size):
+        p[i], b = _sgd_at(g[i], p[i], buf[i], s0, s1, s2, s3, maximize, wd, momentum, fresh,
+                          damp, nesterov)
+        if momentum:  # without momentum buf is p itself: no second store
+            buf[i] = b
+
+
+@jit.kernel(parallel=True)
+def _sgd_parallel(p, g, buf, sc, maximize, wd, momentum, fresh, damp, nesterov):
+    n = p.size
+    for b in prange((n + _BLOCK - 1) // _BLOCK):
+        lo, hi = b * _BLOCK, min(n, (b + 1) * _BLOCK)
+        _sgd_serial(p[lo:hi], g[lo:hi], buf[lo:hi], sc, maximize, wd, momentum, fresh, damp,
+                    nesterov)
+
+
+def sgd(p, g, buf, *, lr, weight_decay, momentum, dampening, nesterov, maximize, fresh):
+    """One SGD step on same-dtype, same-size C-contiguous arrays, in place (``buf`` None
+    without momentum; ``fresh``: the buffer is new and takes this step's gradient)."""
+    sc = np.array([weight_decay, momentum, 1.0 - dampening, -lr], dtype=p.dtype)
+    kernel = _sgd_parallel if p.size >= PARALLEL_MIN else _sgd_serial
+    kernel(p.reshape(-1), g.reshape(-1), (p if buf is None else buf).reshape(-1), sc,
+           bool(maximize), weight_decay != 0, buf is not None, bool(fresh), dampening != 0,
+           bool(nesterov))
 
 
 def adam_scalars(dtype, *, lr, beta1, beta2, eps, weight_decay, decay, step):

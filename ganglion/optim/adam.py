@@ -111,17 +111,6 @@ def _adam_kernel(p, g, m, v, vmax, *, beta1, beta2, weight_decay, maximize, deca
     p += t
 
 
-def _jit_ready(arrays) -> bool:
-    """The compiled kernel takes these: NumPy float32/float64 arrays of one dtype and size,
-    all C-contiguous (a broadcast or transposed gradient takes the NumPy kernel)."""
-    p = arrays[0]
-    dt = p.dtype
-    if type(p) is not np.ndarray or dt not in (np.float32, np.float64):
-        return False
-    return all(a is None or (type(a) is np.ndarray and a.dtype == dt and a.size == p.size
-                             and a.flags.c_contiguous) for a in arrays)
-
-
 def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, foreach=None,
          capturable=False, differentiable=False, fused=None, grad_scale=None, found_inf=None,
          has_complex=False, decoupled_weight_decay=False, *, amsgrad, beta1, beta2, lr,
@@ -155,7 +144,7 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, for
         k = float(s)
         vmax = max_exp_avg_sqs[i].array if amsgrad else None
         arrays = (p.array, grads[i].array, exp_avgs[i].array, exp_avg_sqs[i].array, vmax)
-        if use_jit and _jit_ready(arrays):
+        if use_jit and _f.jit_ready(arrays):
             from ganglion.optim import _fused_jit  # noqa: PLC0415 - numba only when used
 
             sc = _fused_jit.adam_scalars(p.array.dtype, lr=lr, beta1=beta1, beta2=beta2,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ganglion.backend import jit
 from ganglion.optim import _fused as _f
 from ganglion.optim.optimizer import (Optimizer, as_float, check_fused, check_lr, check_nonneg,
                                       wrap_array)
@@ -125,6 +126,7 @@ def sgd(params, d_p_list, momentum_buffer_list, has_sparse_grad=False, foreach=N
     base = {"lr": lr, "weight_decay": weight_decay, "momentum": momentum,
             "dampening": dampening, "nesterov": nesterov, "maximize": maximize}
     jobs = []
+    use_jit = jit.enabled()
     for i, p in enumerate(params):
         buf, fresh = None, False
         if momentum != 0:
@@ -132,7 +134,14 @@ def sgd(params, d_p_list, momentum_buffer_list, has_sparse_grad=False, foreach=N
                 momentum_buffer_list[i] = wrap_array(np.empty_like(p.array))
                 fresh = True
             buf = momentum_buffer_list[i].array
-        jobs.append(((p.array, d_p_list[i].array, buf), dict(base, fresh=fresh)))
-    _f.launch(_sgd_kernel, jobs)
+        arrays = (p.array, d_p_list[i].array, buf)
+        if use_jit and _f.jit_ready(arrays):
+            from ganglion.optim import _fused_jit  # noqa: PLC0415 - numba only when used
+
+            _fused_jit.sgd(*arrays, fresh=fresh, **base)
+            continue
+        jobs.append((arrays, dict(base, fresh=fresh)))
+    if jobs:
+        _f.launch(_sgd_kernel, jobs)
     for p in params:
         p._vc[0] += 1
