@@ -31,7 +31,7 @@ class Adam(Optimizer):
         weight_decay: L2 penalty (decoupled when ``decoupled_weight_decay``). Default: 0.
         amsgrad: use the running maximum of the second moment. Default: False.
         foreach, capturable, differentiable, fused: accepted for torch compatibility; ganglion
-            always runs its own fused NumPy update (these flags change nothing).
+            always runs its own fused update (these flags change nothing).
         maximize: maximize the objective instead of minimizing. Default: False.
         decoupled_weight_decay: apply weight decay as in AdamW. Default: False.
 
