@@ -62,6 +62,9 @@ def _run(rule, xp, *arrays_and_params, n_arrays, errstate=True):
 # it a parallel region's start costs more than the work; exp-based rules gain earlier)
 JIT_MIN = 1 << 14
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+# relu's backward up to this size is one np.where (cheapest call); where() branches on each
+# element, so above it the compiled pass (serial, then parallel) wins
+_WHERE_MAX = 512
 _ZERO = {np.dtype(t): np.zeros((), t) for t in (np.float16, np.float32, np.float64)}
 
 
@@ -211,12 +214,12 @@ class Relu(_Pointwise):
             xa = ctx.saved_arrays()[0]
         dt = xa.dtype
         if type(xa) is np.ndarray and type(ga) is np.ndarray and ga.dtype == dt:
-            if xa.size < JIT_MIN:
+            if xa.size <= _WHERE_MAX:
                 zero = _ZERO.get(dt)
-                if zero is not None:  # small: where() is the fewest ufunc calls
+                if zero is not None:  # tiny: where() is the fewest ufunc calls
                     return np.where(xa <= zero, zero, ga)
-            elif ((dt == _F32 or dt == _F64) and ga.flags.c_contiguous
-                  and xa.flags.c_contiguous and jit.enabled()):
+            if ((dt == _F32 or dt == _F64) and ga.flags.c_contiguous
+                    and xa.flags.c_contiguous and jit.enabled()):
                 return _kernels().relu_grad(ga, xa)
         return Relu.grad(get_array_module(xa), ga, xa)
 

@@ -43,6 +43,7 @@ def test_large_inputs_both_paths(jit_mode, name, dtype):
 def test_small_inputs_and_noncontiguous(jit_mode, name):
     g, t = _fns(name)
     check_against_torch(g, inputs=[_x((5, 7))], torch_fn=t, atol=2e-6, rtol=2e-6)
+    check_against_torch(g, inputs=[_x((64, 65))], torch_fn=t, atol=2e-6, rtol=2e-6)  # serial
     check_against_torch(g, inputs=[_x((BIG[1], 3)).T], torch_fn=t, atol=2e-6, rtol=2e-6)
 
 
