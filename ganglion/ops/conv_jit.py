@@ -25,6 +25,7 @@ Example:
 """
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -32,7 +33,7 @@ from numba import prange, uint64 as _U
 
 from ganglion.backend import jit
 
-__all__ = ["im2col", "col2im", "scatter_rows", "gather_rows", "conv_forward", "conv_input_grad",
+__all__ = ["im2col", "col2im", "im2col_items", "col2im_items", "scatter_rows", "gather_rows", "conv_forward", "conv_input_grad",
            "conv_weight_grad"]
 
 
@@ -186,7 +187,7 @@ def _scratch(role, shape, dtype):
     Each role is used once per pass and is dead when the pass returns, so reuse is safe; it
     keeps the largest size seen (a few MiB: ``_BLOCK_BYTES`` plus the GEMM result).
     """
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     bufs = _local.__dict__.setdefault("bufs", {})
     key = (role, np.dtype(dtype).str)
     buf = bufs.get(key)
@@ -201,6 +202,16 @@ def _plan(ksize, geom, out_sp):
     return (lead + tuple(ksize), lead + tuple(geom.stride),
             (0,) * len(lead) + tuple(lo for lo, _ in geom.pads), lead + tuple(geom.dilation),
             lead + tuple(out_sp))
+
+
+def im2col_items(x, ksize, geom, out_sp, out):
+    """``F.unfold``'s layout: ``out`` (N, C * k, L) per item, from contiguous ``x``."""
+    im2col(_as4d(x), 0, x.shape[0], *_plan(ksize, geom, out_sp), out, per_item=True)
+
+
+def col2im_items(cols, ksize, geom, out_sp, out):
+    """``F.fold``: per-item ``cols`` (N, C * k, L) summed onto ``out`` (N, C, *S)."""
+    col2im(cols, 0, cols.shape[0], *_plan(ksize, geom, out_sp), _as4d(out), per_item=True)
 
 
 def _as4d(a):

@@ -14,6 +14,11 @@ back by the GEMM while it is still in cache, and its buffer is reused, instead o
 The loop runs over memory-sized blocks, not over batch items: its trip count is the data volume
 divided by the block size, and each trip is a few MiB of BLAS work.
 
+With compiled kernels on (``ganglion.backend.jit``), float convolutions of NumPy arrays with 1
+or 2 spatial dims run every pass, and unfold/fold, in ``conv_jit`` instead: the same blocks and
+GEMMs, with im2col/col2im and the block transposes as multi-core passes and no padded copies.
+The code below is their NumPy twin (CuPy, 3-D, other dtypes, ``GANGLION_JIT=0``).
+
 ``geom`` is a :class:`Geom`: per spatial dim ``stride``, ``pads`` as (before, after) pairs,
 ``dilation``; and ``groups``. Arrays are laid out (N, C, *spatial); weights (O, C/groups, *k).
 """
@@ -125,6 +130,11 @@ def im2col(x, ksize, out_sp, geom):
     g = geom.groups
     ck, L = c // g * int(np.prod(ksize)), int(np.prod(out_sp))
     out = xp.empty((n, g, ck, L), x.dtype)
+    if _compiled(x):
+        from ganglion.ops import conv_jit  # noqa: PLC0415
+
+        conv_jit.im2col_items(xp.ascontiguousarray(x), ksize, geom, out_sp, out)
+        return out
     for a, b, cols in _cols_blocks(x, ksize, out_sp, geom):
         out[a:b] = cols.reshape(g, ck, b - a, L).transpose(2, 0, 1, 3)
     return out
@@ -155,6 +165,11 @@ def col2im(cols, x_shape, ksize, geom):
     out = xp.empty(x_shape, cols.dtype)
     n, g, ck, L = cols.shape
     out_sp = conv_out_size(x_shape[2:], ksize, geom)
+    if len(x_shape) <= 4 and _compiled(cols):
+        from ganglion.ops import conv_jit  # noqa: PLC0415
+
+        conv_jit.col2im_items(xp.ascontiguousarray(cols), ksize, geom, out_sp, out)
+        return out
 
     def cols_of(a, b):
         return xp.ascontiguousarray(cols[a:b].transpose(1, 2, 0, 3)).reshape(g, ck, (b - a) * L)
