@@ -2,9 +2,15 @@
 ``_VF`` functions behind ``nn.LSTM``/``nn.GRU``/``nn.RNN``, same arguments), and the cells
 ``lstm_cell``, ``gru_cell``, ``rnn_tanh_cell``, ``rnn_relu_cell``.
 
-Each layer and direction of a sequence is ONE op, :class:`FusedRecurrent`. The time loop does
-one GEMM per step and the gate nonlinearities in place (``recurrent_kernels``, ``_lstm``,
-``_gru``). For LSTM and Elman RNNs the input projection rides in that GEMM: [W_hh | W_ih | b]
+Each layer and direction of a sequence is ONE op, :class:`FusedRecurrent`. With compiled
+kernels on (``ganglion.backend.jit``; float32/float64 NumPy arrays) each step is one GEMM
+h_{t-1} @ W_hh.T plus ONE kernel call that does all of the step's gate math and saves what
+backward needs (nothing under no_grad), in torch's row layout and gate order, in x's own row
+order (batch-first needs no transposes); input projections run a chunk of steps per GEMM, and
+backward likewise does one GEMM + one kernel per step, then each weight gradient as one GEMM
+over all steps (``recurrent_jit``, ``lstm_forward_jit``, ``gru_forward_jit``,
+``rnn_forward_jit``). Otherwise the NumPy loop below runs: one GEMM per step and the gate
+nonlinearities in place (``recurrent_kernels``, ``_lstm``, ``_gru``). For LSTM and Elman RNNs the input projection rides in that GEMM: [W_hh | W_ih | b]
 times the stacked step block [h; x_t; 1] (measured: one K = H + I + 1 GEMM per step costs less
 than a separate projection GEMM plus the per-step add and the bias pass); the GRU, whose
 candidate gate keeps W_hn h apart, projects all steps with one batched GEMM before the loop.
