@@ -5,7 +5,8 @@ backward runs through the chain; the time per op (forward + backward) is the med
 repeats. Also times W6 (MLP 64-64-64-10, batch 32, one SGD training step) written with the
 same tensor code on both libraries.
 
-Run: python benchmarks/bench_op_overhead.py
+Run: python benchmarks/bench_op_overhead.py [--threads N]   (default 1: on a loaded machine
+torch's idle OpenMP threads spin and its small-op times blow up)
 """
 from __future__ import annotations
 
@@ -131,8 +132,14 @@ def bench_w6():
 
 
 if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=1)
+    n_threads = ap.parse_args().threads
+    ganglion.set_num_threads(n_threads)
     if torch is not None:
-        torch.set_num_threads(2)
+        torch.set_num_threads(n_threads)
     bench_ops()
     try:
         bench_w6()

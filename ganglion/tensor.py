@@ -60,9 +60,15 @@ def _sizes(args, who):
 class Tensor:
     """A multi-dimensional array with automatic differentiation (see the module docstring)."""
 
-    __slots__ = ("array", "grad", "_rg", "grad_fn", "_out_idx", "_vc", "_base", "_hooks",
-                 "_retains_grad", "_post_acc_hooks", "_name", "__weakref__", "__dict__")
+    __slots__ = ("array", "grad", "_rg", "grad_fn", "_out_idx", "_vc", "_base", "__weakref__",
+                 "__dict__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
+    # Rarely set, so class-level defaults (an instance stores its own in __dict__): reading
+    # an unset slot with getattr(t, name, None) raises and catches inside, ~0.2 us a read.
+    _hooks = None
+    _retains_grad = False
+    _post_acc_hooks = None
+    _name = None
 
     def __init__(self, *args, requires_grad=False):
         # Legacy torch.Tensor(...) constructor: Tensor(2, 3) is uninitialised float32 of that
@@ -78,6 +84,7 @@ class Tensor:
         self.grad_fn = None
         self._out_idx = 0
         self._vc = [0]
+        self._base = None
 
     # -- autograd attributes --------------------------------------------------------------
     @property
@@ -476,6 +483,7 @@ class Tensor:
 def _rebuild(cls, array, requires_grad):
     t = cls.__new__(cls)
     t.array, t.grad, t._rg, t.grad_fn, t._out_idx, t._vc = array, None, requires_grad, None, 0, [0]
+    t._base = None
     return t
 
 

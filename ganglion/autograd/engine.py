@@ -109,16 +109,18 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
         if raw:
             g = g.array
         buf[i] = g if buf[i] is None else buf[i] + g
-    stack, seen = list(roots), set(roots)
-    while stack:
+    stack = list(roots)
+    while stack:  # count each node's consumers (edges in from nodes reachable from the roots)
         node = stack.pop()
         for e in node._next:
             if e is not None and e[1] >= 0:
                 nxt = e[0]
-                deps[nxt] = deps.get(nxt, 0) + 1
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
+                if nxt in deps:
+                    deps[nxt] += 1
+                else:
+                    deps[nxt] = 1
+                    if nxt not in buffers:  # not a root (those are on the stack already)
+                        stack.append(nxt)
     ready = [r for r in roots if r not in deps]
     prev_enabled = STATE.enabled
     STATE.enabled = create_graph
@@ -146,32 +148,41 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
 
 def _run_raw(ready, buffers, deps, retain_graph, accumulate, capture_leaf, capture_node,
              captured, given):
-    """The plain backward: buffers hold raw arrays; a node with ``raw_backward`` (and no hooks)
-    runs it on them directly, any other node sees Tensors wrapped around them."""
+    """The plain backward: buffers hold raw arrays (one per single-output node, a list per
+    output otherwise); a node with ``raw_backward`` (and no hooks) runs it on them directly,
+    any other node sees Tensors wrapped around them."""
     new_tensor = _fn._new_tensor
     while ready:
         node = ready.pop()
-        grads = buffers.pop(node, None)
+        g = buffers.pop(node, None)
+        if type(g) is list:  # a root's list, or a multi-output node's
+            if len(g) == 1:
+                g = g[0]
+            else:
+                g = _call_wrapped(node, g, capture_node, captured, retain_graph)
         cls = type(node)
         rb = cls.raw_backward
-        if rb is not None and node._plain and not capture_node and grads is not None and \
-                len(grads) == 1 and grads[0] is not None:
-            in_grads = rb(node, grads[0])
+        if type(g) is tuple:  # already run (the multi-output path)
+            in_grads = g
+        elif rb is not None and g is not None and node._plain and not capture_node:
+            in_grads = rb(node, g)
             if not retain_graph:
                 node._saved = node._saved_raw = None
-                node._released = True
         else:
-            if grads is not None:
-                grads = [None if a is None else new_tensor(a) for a in grads]
-            out = _call_node(node, grads, capture_node, captured, retain_graph)
-            in_grads = tuple(None if g is None else g.array for g in out) if out else \
-                (None,) * len(node._next)
-        grads = None  # so that a leaf may adopt a view of it (see _private)
+            in_grads = _call_wrapped(node, None if g is None else [g], capture_node, captured,
+                                     retain_graph)
+        g = None  # so that a leaf may adopt a view of it (see _private)
         edges = node._next
         if type(in_grads) is not tuple:
             in_grads = (in_grads,)
-        if len(in_grads) != len(edges):
-            in_grads = _fit_count(node, in_grads)
+        m = len(in_grads)
+        if m != len(edges):  # trailing non-Tensor arguments may be left off (zip stops)
+            if m > len(edges):
+                in_grads = _fit_count(node, in_grads)
+            else:
+                for e in edges[m:]:
+                    if e is not None:
+                        _fit_count(node, in_grads)  # raises: a gradient is missing
         for e, g in zip(edges, in_grads):
             if e is None:
                 continue
@@ -185,24 +196,39 @@ def _run_raw(ready, buffers, deps, retain_graph, accumulate, capture_leaf, captu
                     raise RuntimeError(f"{node.name()} returned a {g.dtype} gradient for a "
                                        f"{dtype} input; this is a bug in that op.")
                 if idx < 0:
-                    if capture_leaf or getattr(target, "_hooks", None):
+                    if capture_leaf or target._hooks:
                         _deliver_leaf(target, new_tensor(g), accumulate, capture_leaf, captured,
                                       False, given)
                     elif accumulate:
                         _accumulate(target, g, given)
                     continue
-                buf = buffers.get(target)
-                if buf is None:
-                    buf = buffers[target] = [None] * (len(target._out_meta)
-                                                      if target._out_meta else 1)
-                prev = buf[idx]
-                buf[idx] = g if prev is None else prev + g
+                if target._out_meta is None:
+                    prev = buffers.get(target)
+                    buffers[target] = g if prev is None else prev + g
+                else:
+                    buf = buffers.get(target)
+                    if buf is None:
+                        buf = buffers[target] = [None] * len(target._out_meta)
+                    prev = buf[idx]
+                    buf[idx] = g if prev is None else prev + g
             elif idx < 0:
                 continue
             n = deps[target] - 1
             deps[target] = n
             if n == 0:
                 ready.append(target)
+
+
+def _call_wrapped(node, grads, capture_node, captured, retain_graph):
+    """Run a node's Tensor backward on raw gradients (hooks, Functions, ops without a raw
+    rule, multi-output nodes); returns raw arrays (or None) per input."""
+    new_tensor = _fn._new_tensor
+    if grads is not None:
+        grads = [None if a is None else new_tensor(a) for a in grads]
+    out = _call_node(node, grads, capture_node, captured, retain_graph)
+    if not out:
+        return (None,) * len(node._next)
+    return tuple(None if g is None else g.array for g in out)
 
 
 def _sum_to_raw(g, shape, node):
@@ -278,8 +304,7 @@ def _call_node(node, grads, capture_node, captured, retain_graph):
     n_in = len(node._next)
     if plain and node._is_op and not STATE.anomaly and len(out) == n_in:
         if not retain_graph:
-            node._saved = None
-            node._released = True
+            node._saved = node._saved_raw = None
         return out
     if len(out) != n_in:
         out = _fit_count(node, out)

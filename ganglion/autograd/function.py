@@ -53,6 +53,7 @@ def _new_tensor(data, grad_fn=None, out_idx=0, requires_grad=False, vc=None):
     t.grad_fn = grad_fn
     t._out_idx = out_idx
     t._vc = vc if vc is not None else [0]
+    t._base = None
     return t
 
 
@@ -68,10 +69,10 @@ class Node:
     """
 
     _saved = None
-    _saved_raw = ()  # what forward saved, as raw values (see saved_arrays)
+    _saved_raw = ()  # what forward saved, as raw values (see saved_arrays); None once freed
     _vchecks = ()  # (version counter, version at save) per saved input/output Tensor
+    _lazy = False  # _saved holds markers (outputs, _CONST) that saved_tensors resolves
     _record = False
-    _released = False
     _materialize = True
     _out_meta = None
     _hooks = None
@@ -131,7 +132,7 @@ class Node:
 
     @property
     def saved_tensors(self) -> tuple:
-        if self._released:
+        if self._saved_raw is None:
             raise RuntimeError(_FREED_MSG)
         saved = self._saved
         if saved is None:
@@ -139,21 +140,35 @@ class Node:
         for vc, v in self._vchecks:
             if vc[0] != v:
                 self._version_error(vc, v)
-        return saved
+        if not self._lazy:
+            return tuple(saved)
+        out = []
+        for s, r in zip(saved, self._saved_raw):
+            if isinstance(r, np.generic):
+                r = np.asarray(r)
+            if s is _CONST:
+                s = _new_tensor(r)
+            elif type(s) is tuple:  # an output: the same graph position as the output itself
+                idx, vc, diff = s
+                s = _new_tensor(r, self if diff else None, idx, diff, vc)
+            out.append(s)
+        return tuple(out)
 
     def saved_arrays(self) -> tuple:
         """The saved values as the raw arrays (and numbers) ``forward`` saved, for
         ``raw_backward``; the same freed-graph and in-place-modification checks as
         ``saved_tensors``."""
-        if self._released:
+        saved = self._saved_raw
+        if saved is None:
             raise RuntimeError(_FREED_MSG)
         for vc, v in self._vchecks:
             if vc[0] != v:
                 self._version_error(vc, v)
-        return self._saved_raw
+        return saved
 
     def _version_error(self, vc, v):
-        t = next(t for t in self._saved if isinstance(t, Tensor) and t._vc is vc)
+        t = _new_tensor(next(r for s, r in zip(self._saved, self._saved_raw)
+                             if (s[1] if type(s) is tuple else getattr(s, "_vc", None)) is vc))
         raise RuntimeError(
             f"one of the variables needed for gradient computation has been modified by "
             f"an inplace operation: [{t.dtype}{list(t.shape)}] is at version {vc[0]}; "
@@ -167,7 +182,6 @@ class Node:
 
     def _release(self) -> None:
         self._saved = self._saved_raw = None
-        self._released = True
 
     # -- hooks ------------------------------------------------------------------------------
     def register_hook(self, hook):
@@ -253,38 +267,48 @@ def _record_edges(ctx, args):
         ctx._trace = "".join(traceback.format_stack()[:-3])
 
 
+_CONST = object()  # in _saved: an intermediate array, a constant Tensor when asked for
+
+
 def _map_saved(ctx, args, arrays, outputs, raw_outs):
-    """Replace each saved array by the Tensor it is (input, output) or a constant Tensor, and
-    note the version of each saved input/output (an in-place change later is an error)."""
-    saved, raw, checks = [], [], []
-    for s in ctx._saved:
+    """Record what forward saved: the raw values as they are (for raw_backward); in ``_saved``
+    input Tensors as themselves, numbers as numbers, an output as ``(index, version counter,
+    differentiable)`` (holding the output Tensor would make a reference cycle, output ->
+    grad_fn -> output, that only the cyclic garbage collector frees) and anything else as
+    ``_CONST`` (see saved_tensors); and the version of each saved input/output, since an
+    in-place change of it later is an error."""
+    values = ctx._saved
+    ctx._saved_raw = values
+    saved, checks = [], []
+    lazy = False
+    for s in values:
         if s is None or type(s) in _PY_SCALARS:  # Python numbers stay numbers (constants)
             saved.append(s)
-            raw.append(s)
             continue
-        t = None
         for i, arr in enumerate(arrays):
             if s is arr:
-                a = args[i]
-                if isinstance(a, Tensor):
-                    t = a
+                t = args[i]
+                if isinstance(t, Tensor):
                     break
-        if t is None:
-            for o, r in zip(outputs, raw_outs):
-                if s is r or s is o.array:  # r: a NumPy scalar the forward returned
-                    t = o
-                    break
-        if t is None and isinstance(s, Tensor):
-            t = s
+        else:
+            t = s if isinstance(s, Tensor) else None
         if t is not None:
-            checks.append((t._vc, t._vc[0]))
-        else:  # an intermediate: a constant of the graph
-            t = _new_tensor(np.asarray(s) if isinstance(s, np.generic) else s)
-        saved.append(t)
-        raw.append(t.array)
-    ctx._saved = tuple(saved)
-    ctx._saved_raw = tuple(raw)
+            vc = t._vc
+            checks.append((vc, vc[0]))
+            saved.append(t)
+            continue
+        lazy = True
+        for k, o in enumerate(outputs):
+            if s is raw_outs[k] or s is o.array:  # raw_outs: a NumPy scalar the forward gave
+                vc = o._vc
+                checks.append((vc, vc[0]))
+                saved.append((k, vc, o.grad_fn is not None))
+                break
+        else:
+            saved.append(_CONST)
+    ctx._saved = saved
     ctx._vchecks = checks
+    ctx._lazy = lazy
 
 
 class Op(Node):
@@ -299,8 +323,8 @@ class Op(Node):
 
     @classmethod
     def apply(cls, *args):
-        # The hot path of every op: kept flat (one pass over args, no helper calls for the
-        # common single-output case), since per-op overhead is what small models pay for.
+        # The hot path of every op: kept flat (one pass over args, no helper calls but the
+        # output wrapping), since per-op overhead is what small models pay for.
         ctx = cls.__new__(cls)
         T = Tensor
         record = False
@@ -326,29 +350,26 @@ class Op(Node):
                     ctx._trace = "".join(traceback.format_stack()[:-2])
         else:
             arrays = [a.array if isinstance(a, T) else a for a in args]
-        out = cls.forward(ctx, *arrays)
-        if type(out) is np.ndarray:
-            diff = record and out.dtype.kind == "f" and ctx._nondiff is None
-            t = T.__new__(T)
-            t.array = out
-            t.grad = None
-            t._rg = diff
-            t.grad_fn = ctx if diff else None
-            t._out_idx = 0
-            if ctx.view:  # a view shares its base's version counter (see _wrap_output)
-                src = args[0]
-                base = getattr(src, "_base", None)
-                t._vc = src._vc
-                t._base = src if base is None else base
-            else:
-                t._vc = [0]
-            if record and ctx._saved is not None:
-                _map_saved(ctx, args, arrays, (t,), (out,))
-            return t
-        outputs = _wrap_output(ctx, out, args, record)
-        if record and ctx._saved is not None:
-            _map_saved(ctx, args, arrays, outputs, out if type(out) is tuple else (out,))
-        return outputs[0] if type(out) is not tuple else tuple(outputs)
+        return _outputs(ctx, cls.forward(ctx, *arrays), args, arrays, record)
+
+    @classmethod
+    def apply1(cls, x, *params):
+        """``apply(x, *params)`` for one Tensor ``x`` followed by non-Tensor parameters (the
+        shape of unary, reduction, movement and indexing calls), without the per-argument
+        pass: the node's edges cover ``x`` alone, the parameters need none."""
+        if Op.__dict__["apply"] is not _OP_APPLY:  # patched (the ONNX tracer): go through it
+            return cls.apply(x, *params)
+        ctx = cls.__new__(cls)
+        arr = x.array
+        record = False
+        if x._rg and STATE.enabled:
+            fn = x.grad_fn
+            ctx._next = [(x, -1, arr.shape, arr.dtype) if fn is None else
+                         (fn, x._out_idx, arr.shape, arr.dtype)]
+            ctx._record = record = True
+            if STATE.anomaly:
+                ctx._trace = "".join(traceback.format_stack()[:-2])
+        return _outputs(ctx, cls.forward(ctx, arr, *params), (x,), (arr,), record)
 
     @staticmethod
     def forward(ctx, *arrays):
@@ -357,6 +378,47 @@ class Op(Node):
     @staticmethod
     def backward(ctx, *grads):
         raise NotImplementedError
+
+
+def _outputs(ctx, out, args, arrays, record):
+    """Wrap the forward's result in Tensors attached to ``ctx`` (when ``record``), map what it
+    saved; the single-array result is the inlined common case."""
+    if type(out) is np.ndarray:
+        diff = record and out.dtype.kind == "f" and ctx._nondiff is None
+        t = Tensor.__new__(Tensor)
+        t.array = out
+        t.grad = None
+        t._rg = diff
+        t.grad_fn = ctx if diff else None
+        t._out_idx = 0
+        if ctx.view:  # a view shares its base's version counter (see _wrap_output)
+            src = args[0]
+            base = getattr(src, "_base", None)
+            t._vc = src._vc
+            t._base = src if base is None else base
+        else:
+            t._vc = [0]
+            t._base = None
+        if record:
+            saved = ctx._saved
+            if saved is None:
+                return t
+            if len(saved) == 1 and saved[0] is out:  # y = f(x) saving y (exp, tanh, ...)
+                vc = t._vc
+                ctx._saved_raw = saved
+                ctx._saved = [(0, vc, diff)]
+                ctx._vchecks = [(vc, vc[0])]
+                ctx._lazy = True
+            else:
+                _map_saved(ctx, args, arrays, (t,), (out,))
+        return t
+    outputs = _wrap_output(ctx, out, args, record)
+    if record and ctx._saved is not None:
+        _map_saved(ctx, args, arrays, outputs, out if type(out) is tuple else (out,))
+    return outputs[0] if type(out) is not tuple else tuple(outputs)
+
+
+_OP_APPLY = Op.__dict__["apply"]
 
 
 class FunctionCtx(Node):

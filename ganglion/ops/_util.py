@@ -5,7 +5,8 @@ import numpy as np
 
 from ganglion.backend import dtypes as _dt
 
-__all__ = ["norm_dim", "norm_dims", "shape_str", "check_tensor", "np_dtype", "quiet"]
+__all__ = ["norm_dim", "norm_dims", "shape_str", "check_tensor", "np_dtype", "quiet",
+           "broadcast_view"]
 
 try:  # NumPy >= 2: errstate is a context variable; setting it directly costs ~0.3 us
     from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
@@ -81,3 +82,26 @@ def float_dtype_for(arr):
     """The dtype a float op on ``arr`` returns: itself if floating, else the default dtype."""
     return arr.dtype if arr.dtype.kind == "f" else _dt.get_default_dtype().np
 
+
+
+def broadcast_view(x, shape):
+    """``broadcast_to(x, shape)`` (a read-only view) for a ``shape`` that ``x`` broadcasts to.
+
+    A C-contiguous NumPy array gets its view straight from the ndarray constructor, zero
+    strides on the broadcast dims: half the cost of ``np.broadcast_to``'s iterator set-up, which
+    small ops (expand, the backward of sum and mean) pay on every call.
+
+    >>> broadcast_view(np.arange(2.0).reshape(2, 1), (3, 2, 2))[2]
+    array([[0., 0.],
+           [1., 1.]])
+    """
+    if type(x) is not np.ndarray or not x.size or not x.flags.c_contiguous:
+        from ganglion.backend.device import get_array_module  # noqa: PLC0415 - rare path
+
+        return get_array_module(x).broadcast_to(x, shape)
+    strides = [0] * (len(shape) - x.ndim)
+    for n, st in zip(x.shape, x.strides):
+        strides.append(0 if n == 1 else st)
+    out = np.ndarray(shape, x.dtype, x, 0, strides)
+    out.flags.writeable = False
+    return out

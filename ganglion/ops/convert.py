@@ -25,7 +25,7 @@ class Cast(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return Cast.apply(g, ctx.src) if ctx.needs_input_grad[0] else None
+        return Cast.apply1(g, ctx.src) if ctx.needs_input_grad[0] else None
 
     @staticmethod
     def raw_backward(ctx, g):
@@ -95,7 +95,7 @@ class CopyFrom(Op):
 
 
 def cast(x: Tensor, dtype) -> Tensor:
-    return Cast.apply(x, dtype.np)
+    return Cast.apply1(x, dtype.np)
 
 
 def to_device(x: Tensor, dev) -> Tensor:

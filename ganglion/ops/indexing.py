@@ -45,12 +45,12 @@ def _getitem(self: Tensor, key) -> Tensor:
     k1 = basic_key(key)
     if k1 is None:
         if type(key) is Tensor and key.array.dtype == _INT64 and key.array.ndim:
-            return AdvancedIndex.apply(self, _ELL_KEY, (key.array,))  # x[idx]: skip parsing
+            return AdvancedIndex.apply1(self, _ELL_KEY, (key.array,))  # x[idx]: skip parsing
         k1, k2 = split_key(key, self.array.shape)
         if k2 is not None:
-            return AdvancedIndex.apply(self, k1, k2)
+            return AdvancedIndex.apply1(self, k1, k2)
     if self._rg and STATE.enabled:
-        return Index.apply(self, k1)
+        return Index.apply1(self, k1)
     # the hot path, nothing to record: the view Tensor is built here without a graph node
     # (what Op.apply would do for a view op: share the version counter, remember the base)
     try:

@@ -38,30 +38,32 @@ def _check_slice(s: slice) -> None:
 def basic_key(key):
     """The NumPy key for a key made only of ints, slices, None and Ellipsis, else None.
 
-    An Ellipsis is appended so that NumPy returns a (0-d) view, never a scalar copy.
+    An Ellipsis is appended to a key of ints only, so that NumPy returns a (0-d) view, never a
+    scalar copy (a slice, None or Ellipsis in the key makes the result a view already).
     """
     tk = type(key)
     if tk is int:
         return (key, _ELL)
     if tk is slice:
-        _check_slice(key)
-        return (key, _ELL)
+        if key.step is not None and key.step <= 0:
+            _check_slice(key)
+        return (key,)
     if key is None or key is _ELL:
-        return (key, _ELL) if key is None else (_ELL,)
+        return (key,)
     if tk is not tuple:
         return None
-    has_ell = False
+    view = False
     for k in key:
         tk = type(k)
-        if tk is int or k is None:
+        if tk is int:
             continue
         if tk is slice:
-            _check_slice(k)
-        elif k is _ELL:
-            has_ell = True
-        else:
+            if k.step is not None and k.step <= 0:
+                _check_slice(k)
+        elif k is not None and k is not _ELL:
             return None
-    return key if has_ell else key + (_ELL,)
+        view = True
+    return key if view else key + (_ELL,)
 
 
 def _seq_as_tuple(key) -> bool:
@@ -204,7 +206,10 @@ class Index(Op):
     @staticmethod
     def forward(ctx, x, key):
         ctx.shape, ctx.key = x.shape, key
-        return _apply_key(x, key, None)
+        try:
+            return x[key]
+        except IndexError as e:
+            raise torch_index_error(e) from None
 
     @staticmethod
     def backward(ctx, g):
@@ -247,13 +252,12 @@ class IndexGrad(Op):
 
 
 def _index_grad(g, shape, k1, k2):
-    xp = get_array_module(g)
+    xp = np if type(g) is np.ndarray else get_array_module(g)
     z = xp.zeros(shape, g.dtype)
-    view = z[k1]
     if k2 is None:
-        view[...] = g
+        z[k1] = g
     else:
-        xp.add.at(view, k2, g)
+        xp.add.at(z[k1], k2, g)
     return z
 
 

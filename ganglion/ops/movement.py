@@ -22,7 +22,7 @@ from ganglion.ops import movement_repeat as _repeat
 from ganglion.ops.movement_diag import *  # noqa: F401,F403 - merged into this family
 from ganglion.ops.movement_join import *  # noqa: F401,F403
 from ganglion.ops.movement_repeat import *  # noqa: F401,F403
-from ganglion.ops._util import norm_dim, norm_dims
+from ganglion.ops._util import broadcast_view, norm_dim, norm_dims
 from ganglion.ops.pad import ConstantPad
 from ganglion.tensor import Size, Tensor, _sizes
 
@@ -101,7 +101,7 @@ class Reshape(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return Reshape.apply(g, ctx.in_shape)
+        return Reshape.apply1(g, ctx.in_shape)
 
     @staticmethod
     def raw_backward(ctx, g):
@@ -113,7 +113,7 @@ class Expand(Op):
 
     @staticmethod
     def forward(ctx, x, shape):
-        return get_array_module(x).broadcast_to(x, shape)
+        return broadcast_view(x, shape)
 
     @staticmethod
     def backward(ctx, g):
@@ -132,7 +132,7 @@ class Permute(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return Permute.apply(g, _inverse(ctx.dims))
+        return Permute.apply1(g, _inverse(ctx.dims))
 
     @staticmethod
     def raw_backward(ctx, g):
@@ -161,7 +161,7 @@ def reshape(input, *shape) -> Tensor:
                          input.array.shape)
     if shape == input.array.shape and not input._rg:
         return input
-    return Reshape.apply(input, shape)
+    return Reshape.apply1(input, shape)
 
 
 def _view(self, *shape) -> Tensor:
@@ -175,14 +175,14 @@ def _view(self, *shape) -> Tensor:
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list, Tensor, np.integer)):
         return _view_dtype(self, shape[0])
     shape = _infer_shape(_sizes(shape, "view"), self.array.size, "view", self.array.shape)
-    return Reshape.apply(self, shape, True)
+    return Reshape.apply1(self, shape, True)
 
 
 def _view_dtype(self, dtype) -> Tensor:
     dt = _dt.to_dtype(dtype)
     arr = self.array
     if dt.np == arr.dtype:
-        return Reshape.apply(self, arr.shape)
+        return Reshape.apply1(self, arr.shape)
     src = _dt.DTYPE_OF[arr.dtype]
     if dt.itemsize != arr.itemsize:
         what = f"to view {src} as {dt} (different element sizes)"
@@ -242,7 +242,7 @@ def flatten(input, start_dim=0, end_dim=-1) -> Tensor:
     shape = input.array.shape
     nd = len(shape)
     if nd == 0:
-        return Reshape.apply(input, (1,))
+        return Reshape.apply1(input, (1,))
     s, e = norm_dim(start_dim, nd, "flatten"), norm_dim(end_dim, nd, "flatten")
     if s > e:
         raise RuntimeError(f"flatten() has invalid args: start_dim cannot come after end_dim "
@@ -253,7 +253,7 @@ def flatten(input, start_dim=0, end_dim=-1) -> Tensor:
     n = 1
     for k in shape[s:e + 1]:
         n *= k
-    return Reshape.apply(input, shape[:s] + (n,) + shape[e + 1:])
+    return Reshape.apply1(input, shape[:s] + (n,) + shape[e + 1:])
 
 
 def unflatten(input, dim, sizes) -> Tensor:
@@ -276,7 +276,7 @@ def unflatten(input, dim, sizes) -> Tensor:
         raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
                            f"size of dim {dim} ({n}) in the input tensor of shape "
                            f"{tuple(shape)}") from None
-    return Reshape.apply(input, shape[:d] + sizes + shape[d + 1:])
+    return Reshape.apply1(input, shape[:d] + sizes + shape[d + 1:])
 
 
 def squeeze(input, dim=None) -> Tensor:
@@ -289,7 +289,7 @@ def squeeze(input, dim=None) -> Tensor:
     shape = input.array.shape
     dims = norm_dims(dim, len(shape), "squeeze")
     new = tuple(s for i, s in enumerate(shape) if not (s == 1 and i in dims))
-    return Reshape.apply(input, new)
+    return Reshape.apply1(input, new)
 
 
 def unsqueeze(input, dim) -> Tensor:
@@ -301,7 +301,7 @@ def unsqueeze(input, dim) -> Tensor:
     """
     shape = input.array.shape
     d = norm_dim(dim, len(shape) + 1, "unsqueeze")
-    return Reshape.apply(input, shape[:d] + (1,) + shape[d:])
+    return Reshape.apply1(input, shape[:d] + (1,) + shape[d:])
 
 
 # -- reordering dims ---------------------------------------------------------------------------
@@ -321,7 +321,7 @@ def permute(input, *dims) -> Tensor:
     dims = tuple(norm_dim(d, nd, "permute") for d in dims)
     if len(set(dims)) != nd:
         raise RuntimeError(f"permute: repeated dim in {dims}")
-    return Permute.apply(input, dims)
+    return Permute.apply1(input, dims)
 
 
 def transpose(input, dim0, dim1) -> Tensor:
@@ -336,7 +336,7 @@ def transpose(input, dim0, dim1) -> Tensor:
     dims = list(range(nd))
     if nd:
         dims[d0], dims[d1] = dims[d1], dims[d0]
-    return Permute.apply(input, tuple(dims))
+    return Permute.apply1(input, tuple(dims))
 
 
 def swapaxes(input, axis0, axis1) -> Tensor:
@@ -370,7 +370,7 @@ def t(input) -> Tensor:
     if nd > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {nd}D "
                            f"(shape {tuple(input.array.shape)}); use transpose(dim0, dim1) or .mT")
-    return transpose(input, 0, nd - 1) if nd == 2 else Permute.apply(input, tuple(range(nd)))
+    return transpose(input, 0, nd - 1) if nd == 2 else Permute.apply1(input, tuple(range(nd)))
 
 
 def _T(self) -> Tensor:
@@ -381,7 +381,7 @@ def _T(self) -> Tensor:
     ganglion.Size([3, 2])
     """
     nd = self.array.ndim
-    return Permute.apply(self, tuple(range(nd - 1, -1, -1)))
+    return Permute.apply1(self, tuple(range(nd - 1, -1, -1)))
 
 
 def _mT(self, name="mT") -> Tensor:
@@ -448,7 +448,7 @@ def movedim(input, source, destination) -> Tensor:
     order = [d for d in range(nd) if d not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
-    return Permute.apply(input, tuple(order))
+    return Permute.apply1(input, tuple(order))
 
 
 def moveaxis(input, source, destination) -> Tensor:
@@ -493,7 +493,7 @@ def expand(input, *sizes) -> Tensor:
     out = tuple(out)
     if out == shape:
         return input
-    return Expand.apply(input, out)
+    return Expand.apply1(input, out)
 
 
 def _expand_as(self, other) -> Tensor:

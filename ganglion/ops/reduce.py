@@ -42,6 +42,9 @@ min_type = return_type("min")
 _INT_ACC = _dt.int64.np
 
 
+_F16 = np.dtype(np.float16)
+
+
 def _acc_dtype(arr):
     """Accumulator for sum/mean: int64 for ints and bools (torch), float32 for float16."""
     kind = arr.dtype.kind
@@ -75,15 +78,16 @@ class Sum(Op):
 class Mean(Op):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        ctx.in_shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        shape = x.shape
         n = 1
         for a in axes:
-            n *= x.shape[a]
-        ctx.n = n
-        s = x.sum(axis=axes, keepdims=keepdim, dtype=_acc_dtype(x))
+            n *= shape[a]
+        ctx.in_shape, ctx.axes, ctx.keepdim, ctx.n = shape, axes, keepdim, n
+        dt = x.dtype
+        s = x.sum(axis=axes, keepdims=keepdim, dtype=_acc_dtype(x) if dt == _F16 else None)
         # mean of nothing is nan (torch), silently
         out = s / n if n else quiet(np.multiply, s, np.nan)
-        return out.astype(x.dtype, copy=False)
+        return out if out.dtype == dt else out.astype(dt)
 
     @staticmethod
     def backward(ctx, g):
@@ -108,7 +112,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:  # noqa: A001
     """
     axes = reduce_dims(dim, input.array.ndim, "sum")
     np_dtype = _dt.to_dtype(dtype).np if dtype is not None else None
-    return Sum.apply(input, axes, keepdim, np_dtype)
+    return Sum.apply1(input, axes, keepdim, np_dtype)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
@@ -125,7 +129,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {input.dtype}")
     axes = reduce_dims(dim, input.array.ndim, "mean")
-    return Mean.apply(input, axes, keepdim)
+    return Mean.apply1(input, axes, keepdim)
 
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:

@@ -13,8 +13,7 @@ import numpy as np
 
 from ganglion.autograd.function import _new_tensor
 from ganglion.autograd.grad_mode import STATE
-from ganglion.backend.device import get_array_module
-from ganglion.ops._util import norm_dim
+from ganglion.ops._util import broadcast_view, norm_dim
 
 __all__ = ["reduce_dims", "expand_back", "expand_back_raw", "keep_shape", "kept", "const", "where",
            "spread_evenly", "select_grad", "check_nonempty", "return_type"]
@@ -49,7 +48,7 @@ def expand_back_raw(g, in_shape, axes, keepdim):
     """Broadcast a reduced gradient (an array) back to the input's shape: one view."""
     if not keepdim and axes:
         g = g.reshape(keep_shape(in_shape, axes))
-    return get_array_module(g).broadcast_to(g, in_shape)
+    return broadcast_view(g, in_shape)
 
 
 def expand_back(g, in_shape, axes, keepdim):

@@ -18,6 +18,9 @@ __all__ = ["UnaryOp", "ZeroGradOp", "half_via_float32", "check_input", "as_float
            "finish"]
 
 
+_F16 = np.dtype(np.float16)
+
+
 class UnaryOp(Op):
     """One elementwise op: ``y = compute(xp, x)``, ``dx = derivative(g, *saved)``."""
 
@@ -38,13 +41,21 @@ class UnaryOp(Op):
 
     @classmethod
     def forward(cls, ctx, x):
-        xp = get_array_module(x)
-        if cls.quiet:
-            y = quiet(half_via_float32, cls.compute, xp, x)
-        else:
+        xp = np if type(x) is np.ndarray else get_array_module(x)
+        if x.dtype == _F16:
             y = half_via_float32(cls.compute, xp, x)
-        if cls.saves:
-            ctx.save_for_backward(*(x if s == "x" else y for s in cls.saves))
+        elif cls.quiet:
+            y = quiet(cls.compute, xp, x)
+        else:
+            y = cls.compute(xp, x)
+        saves = cls.saves
+        if saves:
+            if saves == "y":
+                ctx.save_for_backward(y)
+            elif saves == "x":
+                ctx.save_for_backward(x)
+            else:
+                ctx.save_for_backward(*(x if s == "x" else y for s in saves))
         return y
 
     @staticmethod
@@ -69,9 +80,10 @@ class UnaryOp(Op):
 def half_via_float32(compute, xp, x, *args):
     """float16 is computed in float32 and rounded once at the end, as torch's CPU kernels do
     (their "opmath" type): float16 intermediates would overflow (1234.5 * 100) or lose bits."""
-    if x.dtype != np.float16:
+    if x.dtype != _F16:
         return compute(xp, x, *args)
-    return compute(xp, x.astype(np.float32), *args).astype(np.float16)
+    with np.errstate(all="ignore"):  # float16 overflow of the float32 result is silent
+        return compute(xp, x.astype(np.float32), *args).astype(np.float16)
 
 
 class ZeroGradOp(UnaryOp):
