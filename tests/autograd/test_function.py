@@ -190,3 +190,34 @@ def test_grad_fn_introspection():
     assert nxt[0][0].name() == "MulBackward0"
     assert nxt[0][0].next_functions[0][0].name() == "AccumulateGrad"
     assert nxt[0][0].next_functions[0][0].variable is x
+
+
+def test_apply1_is_apply_for_one_tensor_and_parameters():
+    # the single-input entry point builds the same node (edges, saved values, versions) as
+    # the general one, and still goes through a patched Op.apply (the ONNX tracer's)
+    from ganglion.autograd import function as F
+    from ganglion.ops.movement import Permute
+    from ganglion.ops.unary import Exp
+
+    x = G.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    for op, params in ((Permute, ((1, 0),)), (Exp, ())):
+        a, b = op.apply(x, *params), op.apply1(x, *params)
+        assert a.grad_fn.next_functions[0][0].variable is x
+        assert b.grad_fn.next_functions[0][0].variable is x
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+        ga, = G.autograd.grad(a.sum(), x)
+        gb, = G.autograd.grad(b.sum(), x)
+        np.testing.assert_array_equal(ga.numpy(), gb.numpy())
+    calls = []
+    orig = F.Op.__dict__["apply"]
+
+    def traced(cls, *args):
+        calls.append(cls)
+        return orig.__func__(cls, *args)
+
+    F.Op.apply = classmethod(traced)
+    try:
+        Exp.apply1(x)
+    finally:
+        F.Op.apply = orig
+    assert calls == [Exp]

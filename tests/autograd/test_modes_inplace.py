@@ -176,3 +176,39 @@ def test_no_anomaly_check_without_mode():
     x = G.tensor([0.0], requires_grad=True)
     x.sqrt().sum().backward()
     assert np.isinf(x.grad.numpy()).all()
+
+
+@pytest.mark.parametrize("name", ["add_", "sub_", "mul_", "div_"])
+def test_fast_inplace_arithmetic_matches_torch(name):
+    # the unrecorded fast path (ufunc with out=) against torch: values, broadcasting of the
+    # other operand, division by zero, the version bump, and a leaf that requires grad
+    a = np.array([[1.0, -2.0, 0.0], [3.0, 0.5, -1.0]], np.float32)
+    others = (2.5, 3, np.array([0.0, 2.0, -4.0], np.float32), np.float32(0.0) + a)
+    for other in others:
+        g, t = G.tensor(a), torch.tensor(a)
+        go = G.tensor(other) if isinstance(other, np.ndarray) else other
+        to = torch.tensor(other) if isinstance(other, np.ndarray) else other
+        v = g._version
+        assert getattr(g, name)(go) is g and g._version == v + 1
+        getattr(t, name)(to)
+        np.testing.assert_allclose(g.numpy(), t.numpy(), rtol=1e-6)
+    w = G.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        getattr(w, name)(2.0)
+    with G.no_grad():
+        getattr(w, name)(2.0)  # as optimizers do
+    assert w.grad_fn is None and w.requires_grad
+
+
+def test_fast_inplace_records_when_other_requires_grad():
+    res = []
+    for lib in (G, torch):
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        s = lib.tensor([3.0, 4.0], requires_grad=True)
+        x = a * 1
+        x.mul_(s)
+        x.sub_(a)
+        x.sum().backward()
+        res.append((a.grad.numpy(), s.grad.numpy()))
+    for u, v in zip(*res):
+        np.testing.assert_allclose(u, v)
