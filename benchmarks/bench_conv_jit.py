@@ -15,7 +15,6 @@ import time
 
 import numpy as np
 
-import ganglion
 from ganglion.backend import jit
 from ganglion.ops.conv_kernels import (Geom, conv_forward, conv_input_grad, conv_out_size,
                                        conv_weight_grad)
@@ -90,7 +89,6 @@ def main():
             tot[1] += tm
             print(f"{name:28s} {pname:12s} {gm:12.2f} {tm:9.2f} {gm / tm:6.2f}")
     print(f"{'total':41s} {tot[0]:12.2f} {tot[1]:9.2f} {tot[0] / tot[1]:6.2f}")
-    _ = ganglion
 
 
 if __name__ == "__main__":

@@ -3,13 +3,15 @@ batch-block transposes, each one multi-core pass over memory.
 
 ``conv_kernels`` processes the batch in blocks of ``nb`` items. A block's im2col matrix is
 ``cols[C * kh * kw, nb * L]`` (row ``(c, ki, kj)``, column ``(item, oh, ow)``, L = oh * ow), so
-one GEMM ``w @ cols`` covers the whole block with a long N dimension (OpenBLAS ran blocks of ~8
-items 1.5x faster than per-item GEMMs, measured). These kernels write that matrix straight from
+one GEMM ``w @ cols`` covers the whole block with a long N dimension (OpenBLAS ran such blocks
+1.5x faster than per-item GEMMs, measured). These kernels write that matrix straight from
 the unpadded input (zeros where a tap falls into the padding: no padded copy, no zero pass),
 scatter the GEMM's ``(O, nb * L)`` result into the (N, O, L) output with the bias added on the
 way, gather gradient blocks into the same ``(O, nb * L)`` layout, and sum columns back onto the
-input (col2im). Work is split over (row, item) or (item, channel) pairs: each output element is
-written by exactly one thread, so results do not depend on the thread count.
+input (col2im). Work is split over (channel, item) or (item, row) pairs: each output element is
+written by exactly one thread, so results do not depend on the thread count. The drivers at the
+end (``conv_forward``, ``conv_input_grad``, ``conv_weight_grad``) are ``conv_kernels``' passes
+on this path; their NumPy twins live there.
 
 1-D convolutions call these as 2-D ones with a height of 1; only float32/float64, C-contiguous
 arrays reach them (see ``ganglion.backend.jit``).
@@ -33,8 +35,8 @@ from numba import prange, uint64 as _U
 
 from ganglion.backend import jit
 
-__all__ = ["im2col", "col2im", "im2col_items", "col2im_items", "scatter_rows", "gather_rows", "conv_forward", "conv_input_grad",
-           "conv_weight_grad"]
+__all__ = ["im2col", "col2im", "im2col_items", "col2im_items", "scatter_rows", "gather_rows",
+           "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
 
 @jit.kernel()
