@@ -2,9 +2,21 @@
 
 A kernel is an acceleration, never the only implementation: every op keeps its NumPy path,
 which runs for CuPy arrays, when numba is not installed, under ``GANGLION_JIT=0``, inside
-:func:`disabled`, and in forked child processes (GNU OpenMP, numba's threading layer here,
-hangs in a child whose parent already ran a parallel region). The test suite runs both paths
-and compares each with PyTorch.
+:func:`disabled`, in threads other than the main thread, and in forked child processes. The
+test suite runs both paths and compares each with PyTorch.
+
+Parallel kernels use numba's ``workqueue`` threading layer (unless ``NUMBA_THREADING_LAYER``
+says otherwise). GNU OpenMP, the layer numba would pick here, spins its idle threads after each
+loop; on 2 cores they fought OpenBLAS's spinning threads between every kernel and GEMM, and
+W3's training step took 6580 ms at 2 threads against 1217 ms with workqueue. Workqueue allows
+one launching thread at a time, hence kernels run only in the main thread (other threads and
+forked children take the NumPy paths, which are always correct).
+
+Parallel kernels run on ``GANGLION_KERNEL_THREADS`` threads, default 1. Between OpenBLAS's
+multi-threaded GEMMs, whose idle threads keep spinning on the other core, a 2-thread kernel
+lost its second core: W3's step at 2 BLAS threads was 1141 ms with 1-thread kernels, 1217 ms
+with 2 (workqueue) and 6580 ms with 2 (OpenMP). On more cores, or with BLAS on 1 thread, set
+it higher.
 
 Kernels sit in their own ``*_jit.py`` modules, imported by the op only when it uses them, so
 ``import ganglion`` never imports numba; each is compiled on its first call for a given argument
@@ -46,6 +58,7 @@ FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
 _env_off = os.environ.get("GANGLION_JIT", "1").strip().lower() in ("0", "false", "off", "no")
 _state = {"on": AVAILABLE and not _env_off}
 _local = threading.local()
+_main_thread = threading.main_thread()
 
 
 def _after_fork_in_child():
@@ -58,13 +71,14 @@ if hasattr(os, "register_at_fork"):
 
 
 def enabled() -> bool:
-    """Whether compiled kernels run in this thread now."""
-    return _state["on"] and not getattr(_local, "off", False)
+    """Whether compiled kernels run in this thread now (only ever in the main thread)."""
+    return (_state["on"] and threading.current_thread() is _main_thread
+            and not getattr(_local, "off", False))
 
 
 def enabled_for(*arrays) -> bool:
     """Compiled kernels are on and every array given is a NumPy array (not CuPy)."""
-    if not (_state["on"] and not getattr(_local, "off", False)):
+    if not enabled():
         return False
     return all(type(a) is np.ndarray for a in arrays)
 
@@ -95,6 +109,14 @@ def disabled():
         _local.off = prev
 
 
+def kernel_threads() -> int:
+    """Threads of the parallel kernels: ``GANGLION_KERNEL_THREADS``, default 1 (see above)."""
+    try:
+        return max(1, int(os.environ.get("GANGLION_KERNEL_THREADS", "1")))
+    except ValueError:
+        return 1
+
+
 def kernel(*, parallel: bool = False, fastmath: bool = True, cache: bool = True,
            nogil: bool = True):
     """Decorator: ``numba.njit`` with ganglion's options (compiled on first call, cached).
@@ -106,5 +128,8 @@ def kernel(*, parallel: bool = False, fastmath: bool = True, cache: bool = True,
     """
     import numba  # noqa: PLC0415
 
+    if "NUMBA_THREADING_LAYER" not in os.environ:  # see the module docstring
+        numba.config.THREADING_LAYER = "workqueue"
+    numba.set_num_threads(min(kernel_threads(), numba.config.NUMBA_NUM_THREADS))
     return numba.njit(parallel=parallel, cache=cache, nogil=nogil, error_model="numpy",
                       fastmath=set(FASTMATH) if fastmath else False)

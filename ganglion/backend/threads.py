@@ -1,8 +1,9 @@
 """One thread count for every pool ganglion computes with: ``set_num_threads``/``get_num_threads``.
 
 As ``torch.set_num_threads`` sets torch's intra-op pool, this sets the BLAS library's threads
-(through threadpoolctl), the compiled kernels' threads (numba, see ``backend.jit``) and the
-optimizers' update threads together, so that no pool oversubscribes the cores another uses.
+(through threadpoolctl) and the optimizers' update threads together. The compiled kernels'
+threads are ``GANGLION_KERNEL_THREADS`` (default 1, see ``backend.jit``: between multi-threaded
+GEMMs on few cores, more kernel threads measured slower).
 The default is the number of cores this process may run on (at most 8), or
 ``GANGLION_NUM_THREADS`` / ``OMP_NUM_THREADS`` when set.
 
@@ -31,7 +32,7 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(num: int) -> None:
-    """Use ``num`` threads for BLAS, compiled kernels and optimizer updates (torch's name)."""
+    """Use ``num`` threads for BLAS and optimizer updates (torch's name)."""
     try:
         n = operator.index(num)
     except TypeError:
@@ -48,10 +49,3 @@ def set_num_threads(num: int) -> None:
         pass
     else:
         _blas_limit[:] = [threadpool_limits(limits=n, user_api="blas")]
-    from ganglion.backend import jit  # noqa: PLC0415
-
-    if jit.enabled():
-        import numba  # noqa: PLC0415
-
-        # numba's count is per calling thread: this sets it for kernels this thread launches
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))

@@ -89,9 +89,6 @@ def test_set_num_threads_sets_blas_and_optimizer_threads():
         assert ganglion.get_num_threads() == 1 == _fused.NUM_THREADS
         blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
         assert blas and all(p["num_threads"] == 1 for p in blas)
-        if jit.enabled():
-            import numba
-            assert numba.get_num_threads() == 1
     finally:
         ganglion.set_num_threads(n)
 
@@ -101,3 +98,13 @@ def test_set_num_threads_sets_blas_and_optimizer_threads():
 def test_set_num_threads_rejects_bad_counts(bad, err):
     with pytest.raises(err, match="set_num_threads"):
         ganglion.set_num_threads(bad)
+
+
+def test_kernels_only_in_the_main_thread():
+    import threading
+
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(jit.enabled_for(np.zeros(2))))
+    t.start()
+    t.join()
+    assert seen == [False]
