@@ -28,34 +28,15 @@ Example:
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import prange
 
 from ganglion.backend import jit
+from ganglion.ops.loss_jit import exp32  # the float32 exp tested to 1 ulp, shared
 
 __all__ = ["softmax_forward", "softmax_backward"]
 
 _ROWS = 64  # rows per parallel work item
-
-
-@numba.njit(inline="always", fastmath=set(jit.FASTMATH), error_model="numpy")
-def _exp32(x):
-    """exp of a float32 that is <= 0 or NaN (a max-shifted score): Cephes expf."""
-    if x < np.float32(-87.3):
-        return np.float32(0.0)
-    k = np.floor(x * np.float32(1.44269504) + np.float32(0.5))
-    r = x - k * np.float32(0.693359375)
-    r = r - k * np.float32(-2.12194440e-4)
-    p = np.float32(1.9875691500e-4)
-    p = p * r + np.float32(1.3981999507e-3)
-    p = p * r + np.float32(8.3334519073e-3)
-    p = p * r + np.float32(4.1665795894e-2)
-    p = p * r + np.float32(1.6666665459e-1)
-    p = p * r + np.float32(5.0000001201e-1)
-    p = p * r * r + r + np.float32(1.0)
-    e = np.int32((np.int32(k) + 127) << 23)  # 2^k, k in [-126, 0]
-    return p * e.view(np.float32)
 
 
 @jit.kernel()
@@ -99,7 +80,7 @@ def _rows_forward(s, first, L, scale, causal, keep, inv_keep, pd, dropout, singl
         tot = zero
         if single:  # a loop-invariant test: LLVM keeps two loops, the float32 one vectorized
             for j in range(n):
-                e = _exp32((row[j] - m) * scale)
+                e = exp32((row[j] - m) * scale)
                 row[j] = e
                 tot += e
         else:
