@@ -12,11 +12,13 @@ W3's training step took 6580 ms at 2 threads against 1217 ms with workqueue. Wor
 one launching thread at a time, hence kernels run only in the main thread (other threads and
 forked children take the NumPy paths, which are always correct).
 
-Parallel kernels run on ``GANGLION_KERNEL_THREADS`` threads, default 1. Between OpenBLAS's
-multi-threaded GEMMs, whose idle threads keep spinning on the other core, a 2-thread kernel
-lost its second core: W3's step at 2 BLAS threads was 1141 ms with 1-thread kernels, 1217 ms
-with 2 (workqueue) and 6580 ms with 2 (OpenMP). On more cores, or with BLAS on 1 thread, set
-it higher.
+Parallel kernels run on ``GANGLION_KERNEL_THREADS`` threads when set, else on 1. Between
+OpenBLAS's multi-threaded GEMMs, whose idle threads keep spinning on the other core for about
+0.1 s, a 2-thread kernel lost its second core: W3's step at 2 BLAS threads was 1141 ms with
+1-thread kernels, 1217 ms with 2 (workqueue) and 6580 ms with 2 (OpenMP). Once convolutions
+have run their batch blocks on ganglion's own threads (``backend.parallel``), which also bands
+the large linear GEMMs from then on so OpenBLAS's threads sleep, kernels get
+``ganglion.get_num_threads()`` threads (W2's step: 121 ms with 1, 113 ms with 2).
 
 Kernels sit in their own ``*_jit.py`` modules, imported by the op only when it uses them, so
 ``import ganglion`` never imports numba; each is compiled on its first call for a given argument
@@ -110,11 +112,27 @@ def disabled():
 
 
 def kernel_threads() -> int:
-    """Threads of the parallel kernels: ``GANGLION_KERNEL_THREADS``, default 1 (see above)."""
-    try:
-        return max(1, int(os.environ.get("GANGLION_KERNEL_THREADS", "1")))
-    except ValueError:
-        return 1
+    """Threads of the parallel kernels: ``GANGLION_KERNEL_THREADS`` when set; else 1, or
+    ``ganglion.get_num_threads()`` once convolutions have taken the GEMMs off OpenBLAS's
+    spinning threads (``backend.parallel.claim_gemms``; see the module docstring)."""
+    env = os.environ.get("GANGLION_KERNEL_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            return 1
+    from ganglion.backend import parallel  # noqa: PLC0415
+
+    return parallel.threads() if parallel.gemms_claimed() else 1
+
+
+def apply_kernel_threads() -> None:
+    """Give numba :func:`kernel_threads` threads now (if numba is loaded yet)."""
+    import sys  # noqa: PLC0415
+
+    numba = sys.modules.get("numba")
+    if numba is not None and _state["on"]:
+        numba.set_num_threads(min(kernel_threads(), numba.config.NUMBA_NUM_THREADS))
 
 
 def kernel(*, parallel: bool = False, fastmath: bool = True, cache: bool = True,

@@ -43,6 +43,9 @@ def set_num_threads(num: int) -> None:
     from ganglion.optim import _fused  # noqa: PLC0415
 
     _fused.NUM_THREADS = n
+    from ganglion.backend import jit  # noqa: PLC0415
+
+    jit.apply_kernel_threads()
     try:
         from threadpoolctl import threadpool_limits  # noqa: PLC0415
     except ImportError:  # pragma: no cover - a core dependency

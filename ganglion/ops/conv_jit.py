@@ -1,5 +1,5 @@
 """Compiled kernels (numba) around the convolution GEMMs: im2col, col2im and the two
-batch-block transposes, each one multi-core pass over memory.
+batch-block transposes, each one pass over memory of one batch block.
 
 ``conv_kernels`` processes the batch in blocks of ``nb`` items. A block's im2col matrix is
 ``cols[C * kh * kw, nb * L]`` (row ``(c, ki, kj)``, column ``(item, oh, ow)``, L = oh * ow), so
@@ -8,8 +8,12 @@ one GEMM ``w @ cols`` covers the whole block with a long N dimension (OpenBLAS r
 the unpadded input (zeros where a tap falls into the padding: no padded copy, no zero pass),
 scatter the GEMM's ``(O, nb * L)`` result into the (N, O, L) output with the bias added on the
 way, gather gradient blocks into the same ``(O, nb * L)`` layout, and sum columns back onto the
-input (col2im). Work is split over (channel, item) or (item, row) pairs: each output element is
-written by exactly one thread, so results do not depend on the thread count. The drivers at the
+input (col2im). The kernels are serial (``nogil``): the batch's blocks are the parallel unit,
+shared among ganglion's threads by ``backend.parallel.run_parts``, each thread doing whole
+blocks (im2col, a single-threaded GEMM, scatter) in its own cached scratch. On W3 that took the
+2-thread training step from 1284 to 985 ms against multi-threaded GEMMs between single-threaded
+passes. Each output element is written by exactly one block, and the weight gradient sums fixed
+runs of blocks in order, so results do not depend on the thread count. The drivers at the
 end (``conv_forward``, ``conv_input_grad``, ``conv_weight_grad``) are ``conv_kernels``' passes
 on this path; their NumPy twins live there.
 
@@ -31,9 +35,9 @@ import math
 import threading
 
 import numpy as np
-from numba import prange, uint64 as _U
+from numba import uint64 as _U
 
-from ganglion.backend import jit
+from ganglion.backend import jit, parallel
 
 __all__ = ["im2col", "col2im", "im2col_items", "col2im_items", "scatter_rows", "gather_rows",
            "conv_forward", "conv_input_grad", "conv_weight_grad"]
@@ -50,7 +54,7 @@ def _tap(c, k, kh_kw, kw, w_in, sw, pw, dw, ow, rs, item_off):
     return ki, off, lo, max(lo, hi), (c * kh_kw + k) * rs + item_off
 
 
-@jit.kernel(parallel=True)
+@jit.kernel()
 def _im2col(x, n0, nb, n_c, h_in, w_in, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols, rs, js):
     """cols[r * rs + i * js + l] = x[n0 + i, c, ...]: row r = (c, ki, kj), item i, output l.
 
@@ -58,7 +62,7 @@ def _im2col(x, n0, nb, n_c, h_in, w_in, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, 
     kept LLVM from vectorizing the row copies (2.3x slower, measured).
     """
     kk = kh * kw
-    for t in prange(n_c * nb):
+    for t in range(n_c * nb):
         c = t // nb
         i = t - c * nb
         src0 = ((n0 + i) * n_c + c) * h_in * w_in
@@ -84,12 +88,12 @@ def _im2col(x, n0, nb, n_c, h_in, w_in, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, 
                     cols[_U(o + q)] = 0
 
 
-@jit.kernel(parallel=True)
+@jit.kernel()
 def _col2im(cols, n0, nb, n_c, h_in, w_in, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, dx, rs, js):
     """dx[n0 + i, c] = the sum of its taps' cols[r * rs + i * js + l] (layout as _im2col)."""
     kk = kh * kw
     plane_size = h_in * w_in
-    for t in prange(nb * n_c):
+    for t in range(nb * n_c):
         i = t // n_c
         c = t - i * n_c
         # one thread owns the plane: overlapping taps add without races
@@ -112,12 +116,12 @@ def _col2im(cols, n0, nb, n_c, h_in, w_in, kh, kw, sh, sw, ph, pw, dh, dw, oh, o
                         dx[_U(d + q * sw)] += cols[_U(o + q)]
 
 
-@jit.kernel(parallel=True)
+@jit.kernel()
 def _scatter_rows(src, n0, bias, has_bias, out):
     """out[n0 + i, o, :] = src[o, i * L:(i + 1) * L] (+ bias[o])."""
     n_o, L = out.shape[1], out.shape[2]
     nb = src.shape[1] // L
-    for t in prange(nb * n_o):
+    for t in range(nb * n_o):
         i = t // n_o
         o = t - i * n_o
         s = src[o, i * L:(i + 1) * L]
@@ -131,12 +135,12 @@ def _scatter_rows(src, n0, bias, has_bias, out):
                 d[j] = s[j]
 
 
-@jit.kernel(parallel=True)
+@jit.kernel()
 def _gather_rows(g, n0, dst):
     """dst[o, i * L:(i + 1) * L] = g[n0 + i, o, :]."""
     n_o, L = g.shape[1], g.shape[2]
     nb = dst.shape[1] // L
-    for t in prange(nb * n_o):
+    for t in range(nb * n_o):
         i = t // n_o
         o = t - i * n_o
         dst[o, i * L:(i + 1) * L] = g[n0 + i, o]
@@ -181,6 +185,7 @@ def gather_rows(g, n0, dst):
 
 _BLOCK_BYTES = 6 << 20  # one block's im2col matrix (see _items_per_block)
 _local = threading.local()
+_WGRAD_RUNS = 8  # weight-gradient partial sums: enough to balance threads, few to add up
 
 
 def _scratch(role, shape, dtype):
@@ -220,25 +225,38 @@ def _as4d(a):
     return a.reshape(a.shape[:2] + (1,) * (4 - a.ndim) + a.shape[2:])
 
 
-def _items_per_block(n, L, ck, itemsize):
+def _items_per_block(n, L, ck, itemsize, parts=1):
     """Items per block: an im2col matrix of a few MiB, written and read back by the GEMM while
     still in cache (2-4 items of W3's 32x32 layers; measured at least as fast as 8-16 items on a
-    quiet machine and faster on a loaded one), and reused, not page-faulted in."""
-    return max(1, min(n, _BLOCK_BYTES // max(1, ck * L * itemsize)))
+    quiet machine and faster on a loaded one), and reused, not page-faulted in. At least
+    ``parts`` blocks, one or more for each thread."""
+    nb = max(1, min(n, _BLOCK_BYTES // max(1, ck * L * itemsize)))
+    return max(1, min(nb, -(-n // parts)))
 
 
-def _x_blocks(x, plan, grp):
-    """Yield (a, m, cols): the im2col matrix (G, C/G * k, m * L) of items a..a+m of ``x``,
-    block after block, in one scratch buffer."""
-    n, c = x.shape[:2]
+def _blocks(n, nb, groups=None):
+    """The blocks (start, size) of a batch of ``n``, one block per part, or cut into at most
+    ``groups`` contiguous runs of blocks (parts of :func:`parallel.run_parts`)."""
+    starts = [(a, min(nb, n - a)) for a in range(0, n, nb)]
+    if groups is None:
+        return [[blk] for blk in starts]
+    return [[starts[k] for k in run] for run in parallel.split(len(starts), groups)]
+
+
+def _fill_cols(x, plan, grp, a, m):
+    """The im2col matrix (G, C/G * k, m * L) of items a..a+m of ``x``, in this thread's
+    scratch buffer."""
+    c = x.shape[1]
     ks, osp = plan[0], plan[4]
-    ck, L = c * ks[0] * ks[1], osp[0] * osp[1]
-    nb = _items_per_block(n, L, ck, x.itemsize)
-    for a in range(0, n, nb):
-        m = min(nb, n - a)
-        cols = _scratch("cols", (grp, ck // grp, m * L), x.dtype)
-        im2col(_as4d(x), a, m, *plan, cols)
-        yield a, m, cols
+    cols = _scratch("cols", (grp, c * ks[0] * ks[1] // grp, m * osp[0] * osp[1]), x.dtype)
+    im2col(_as4d(x), a, m, *plan, cols)
+    return cols
+
+
+def _block_size(x, plan, threads):
+    ks, osp = plan[0], plan[4]
+    return _items_per_block(x.shape[0], osp[0] * osp[1], x.shape[1] * ks[0] * ks[1],
+                            x.itemsize, threads)
 
 
 def conv_forward(x, w, b, geom, out_sp):
@@ -251,10 +269,18 @@ def conv_forward(x, w, b, geom, out_sp):
     L = plan[4][0] * plan[4][1]
     out = np.empty((n, o, L), x.dtype)
     bias = None if b is None else np.ascontiguousarray(b)
-    for a, m, cols in _x_blocks(x, plan, grp):
-        res = _scratch("res", (grp, o // grp, m * L), x.dtype)
-        np.matmul(wg, cols, out=res)
-        scatter_rows(res.reshape(o, m * L), a, bias, out)
+
+    def run(blocks):
+        for a, m in blocks:
+            cols = _fill_cols(x, plan, grp, a, m)
+            res = _scratch("res", (grp, o // grp, m * L), x.dtype)
+            np.matmul(wg, cols, out=res)
+            scatter_rows(res.reshape(o, m * L), a, bias, out)
+
+    blocks = _blocks(n, _block_size(x, plan, 2 * parallel.threads()))
+    if len(blocks) > 1:
+        parallel.claim_gemms()
+    parallel.run_parts(run, blocks)
     return out.reshape((n, o) + tuple(out_sp))
 
 
@@ -268,28 +294,47 @@ def conv_input_grad(g, w, x_shape, geom):
     ck, L = wt.shape[1] * grp, osp[0] * osp[1]
     g3 = g.reshape(n, o, L)
     dx = np.empty(x_shape, g.dtype)
-    nb = _items_per_block(n, L, ck, g.itemsize)
-    for a in range(0, n, nb):
-        m = min(nb, n - a)
-        gb = _scratch("res", (o, m * L), g.dtype)
-        gather_rows(g3, a, gb)
-        cols = _scratch("cols", (grp, ck // grp, m * L), g.dtype)
-        np.matmul(wt, gb.reshape(grp, o // grp, m * L), out=cols)
-        col2im(cols, a, m, ks, st, pl, dl, osp, _as4d(dx))
+
+    def run(blocks):
+        for a, m in blocks:
+            gb = _scratch("res", (o, m * L), g.dtype)
+            gather_rows(g3, a, gb)
+            cols = _scratch("cols", (grp, ck // grp, m * L), g.dtype)
+            np.matmul(wt, gb.reshape(grp, o // grp, m * L), out=cols)
+            col2im(cols, a, m, ks, st, pl, dl, osp, _as4d(dx))
+
+    nb = _items_per_block(n, L, ck, g.itemsize, 2 * parallel.threads())
+    parallel.run_parts(run, _blocks(n, nb))
     return dx
 
 
 def conv_weight_grad(x, g, w_shape, geom):
     """``conv_kernels.conv_weight_grad`` on the compiled path: sum over blocks of
-    cols @ g_block.T, accumulated as (G, C/G * k, O/G) (OpenBLAS's faster orientation)."""
+    cols @ g_block.T, accumulated as (G, C/G * k, O/G) (OpenBLAS's faster orientation).
+
+    The blocks are cut into ``_WGRAD_RUNS`` runs, each summed by whichever thread takes it;
+    the runs' sums are added in order, so the result does not depend on the threads."""
     x, g = np.ascontiguousarray(x), np.ascontiguousarray(g)
     plan = _plan(w_shape[2:], geom, g.shape[2:])
     grp, o = geom.groups, w_shape[0]
     L = int(np.prod(g.shape[2:]))
     g3 = g.reshape(g.shape[0], o, L)
-    acc = np.zeros((grp, int(np.prod(w_shape[1:])), o // grp), x.dtype)
-    for a, m, cols in _x_blocks(x, plan, grp):
-        gb = _scratch("res", (grp, o // grp, m * L), x.dtype)
-        gather_rows(g3, a, gb.reshape(o, m * L))
-        acc += np.matmul(cols, gb.swapaxes(1, 2))
+    k = int(np.prod(w_shape[1:]))
+
+    def run(blocks):
+        acc = np.zeros((grp, k, o // grp), x.dtype)
+        for a, m in blocks:
+            cols = _fill_cols(x, plan, grp, a, m)
+            gb = _scratch("res", (grp, o // grp, m * L), x.dtype)
+            gather_rows(g3, a, gb.reshape(o, m * L))
+            acc += np.matmul(cols, gb.swapaxes(1, 2))
+        return acc
+
+    # runs of blocks, each summed alone and then added in order: the same result whichever
+    # thread takes which run, at any thread count
+    nb = _block_size(x, plan, _WGRAD_RUNS)
+    parts = parallel.run_parts(run, _blocks(x.shape[0], nb, _WGRAD_RUNS))
+    acc = parts[0] if parts else np.zeros((grp, k, o // grp), x.dtype)  # an empty batch
+    for more in parts[1:]:
+        acc += more
     return np.ascontiguousarray(acc.swapaxes(1, 2)).reshape(w_shape)

@@ -19,10 +19,10 @@ operation order, so float32 trajectories agree with torch's to rounding.
 from __future__ import annotations
 
 import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from ganglion.backend import parallel
 
 __all__ = ["launch", "lerp_", "addcmul_", "effective_grad", "jit_ready", "NUM_THREADS",
            "CHUNK"]
@@ -45,22 +45,6 @@ def _default_threads() -> int:
 NUM_THREADS = _default_threads()
 CHUNK = 1 << 17          # elements per piece: ~0.5 MB per float32 array, cache-sized
 PARALLEL_MIN = 1 << 18   # below this many elements per step, threads cost more than they give
-
-_pool = None
-_pool_pid = None
-_pool_lock = threading.Lock()
-
-
-def _get_pool(workers: int) -> ThreadPoolExecutor:
-    # A forked child (DataLoader worker) inherits the executor object but not its threads:
-    # make a new one there instead of queueing work that nobody runs.
-    global _pool, _pool_pid
-    with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid() or _pool._max_workers != workers:
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ganglion-optim")
-            _pool_pid = os.getpid()
-        return _pool
-
 
 def _splittable(arrays) -> bool:
     shape = arrays[0].shape
@@ -111,7 +95,7 @@ def launch(kernel, jobs, threads: int | None = None) -> None:
             groups.append(cur)
             cur = []
     groups.append(cur)
-    pool = _get_pool(threads - 1)
+    pool = parallel.get_pool(max(1, NUM_THREADS - 1))
     futures = [pool.submit(_run, kernel, g) for g in groups[1:] if g]
     try:
         _run(kernel, groups[0])

@@ -1,0 +1,220 @@
+"""Run the independent pieces of one op on ganglion's threads, BLAS on one thread meanwhile.
+
+An op whose work splits into pieces that each do a GEMM plus memory passes (the convolution's
+batch blocks: im2col, GEMM, scatter) runs fastest when every core takes whole pieces: each
+thread's GEMM runs single-threaded in its own cache, and the compiled memory passes, which run
+on one core inside a multi-threaded GEMM sequence, run on all of them. While the pieces run,
+the BLAS library is held to one thread (two threads each asking a 2-thread OpenBLAS for a GEMM
+would queue on its one server), then set back. Only OpenBLAS's pthreads build (NumPy's wheels)
+can be held so; with another BLAS :func:`run_parts` runs the pieces one after another on the
+calling thread, as before.
+
+The pool's threads call only ``nogil`` serial kernels and NumPy (no parallel numba kernels:
+see ``backend.jit``), so they may run beside the main thread. ``optim._fused`` shares the pool.
+
+Example:
+    >>> from ganglion.backend import parallel
+    >>> parallel.run_parts(lambda part: sum(part), [range(0, 50), range(50, 100)])
+    [1225, 3725]
+"""
+from __future__ import annotations
+
+import ctypes
+import itertools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+__all__ = ["run_parts", "get_pool", "split", "threads"]
+
+_pool = None
+_pool_pid = None
+_pool_lock = threading.Lock()
+_busy = threading.local()
+
+
+def get_pool(workers: int) -> ThreadPoolExecutor:
+    """The shared executor with ``workers`` threads (made again after a fork or a resize)."""
+    # A forked child (DataLoader worker) inherits the executor object but not its threads:
+    # make a new one there instead of queueing work that nobody runs.
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid() or _pool._max_workers != workers:
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ganglion")
+            _pool_pid = os.getpid()
+        return _pool
+
+
+def threads() -> int:
+    """``ganglion.get_num_threads()``: how many parts an op should cut its work into."""
+    from ganglion.optim import _fused  # noqa: PLC0415
+
+    return _fused.NUM_THREADS
+
+
+def split(n: int, parts: int) -> list[range]:
+    """``range(n)`` cut into at most ``parts`` contiguous ranges of near-equal length.
+
+    >>> split(5, 2)
+    [range(0, 2), range(2, 5)]
+    """
+    parts = max(1, min(parts, n))
+    edges = [n * k // parts for k in range(parts + 1)]
+    return [range(a, b) for a, b in zip(edges, edges[1:]) if b > a]
+
+
+class _OpenBLAS:
+    """ctypes handles of the loaded OpenBLAS (pthreads) libraries' thread-count setters."""
+
+    _handles = None
+
+    @classmethod
+    def handles(cls):
+        if cls._handles is None:
+            cls._handles = []
+            try:
+                from threadpoolctl import ThreadpoolController  # noqa: PLC0415
+            except ImportError:  # pragma: no cover - a core dependency
+                return cls._handles
+            for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers:
+                if getattr(lib, "threading_layer", None) == "openmp":
+                    continue  # per-thread pools there: nothing to hold
+                dll = ctypes.CDLL(lib.filepath)
+                for pre, suf in itertools.product(("", "scipy_"), ("", "64_", "_64")):
+                    get = getattr(dll, f"{pre}openblas_get_num_threads{suf}", None)
+                    put = getattr(dll, f"{pre}openblas_set_num_threads{suf}", None)
+                    if get is not None and put is not None:
+                        cls._handles.append((get, put))
+                        break
+        return cls._handles
+
+    @classmethod
+    def known(cls) -> bool:
+        from threadpoolctl import ThreadpoolController  # noqa: PLC0415
+
+        libs = ThreadpoolController().select(user_api="blas").lib_controllers
+        return len(libs) == len(cls.handles())
+
+
+_hold = []  # [bool] once known: every loaded BLAS is an OpenBLAS whose pool we can hold
+
+
+def _can_hold_blas() -> bool:
+    if not _hold:
+        try:
+            _hold.append(_OpenBLAS.known())
+        except Exception:  # noqa: BLE001 - no threadpoolctl or an odd BLAS: stay serial
+            _hold.append(False)
+    return _hold[0]
+
+
+def run_parts(fn, parts: list) -> list:
+    """``[fn(p) for p in parts]``, the parts shared among ganglion's threads (see above).
+
+    The calling thread and ``get_num_threads() - 1`` pool threads each take the next part not
+    yet taken until none is left, so a thread slowed by another process (or by BLAS threads
+    still spinning on its core) takes fewer parts; results come back in ``parts``' order. Every
+    part has finished when this returns, or raises the first failed part's error. Nested calls,
+    one part or one thread, a BLAS that cannot be held to one thread, and calls from threads
+    other than the main one (the BLAS setting is process-wide) run the parts in order here.
+    """
+    workers = min(threads(), len(parts)) - 1
+    if (workers < 1 or getattr(_busy, "on", False) or not _can_hold_blas()
+            or threading.current_thread() is not threading.main_thread()):
+        return [fn(p) for p in parts]
+    results = [None] * len(parts)
+    order = itertools.count()  # next() on it is atomic under the GIL
+    failed = []
+
+    def drain():
+        for k in order:
+            if k >= len(parts) or failed:
+                return
+            try:
+                results[k] = fn(parts[k])
+            except BaseException:
+                failed.append(k)  # the other threads stop at their next part
+                raise
+
+    handles = _OpenBLAS.handles()
+    before = [get() for get, _ in handles]
+    for _, put in handles:
+        put(1)
+    _busy.on = True
+    try:
+        pool = get_pool(max(1, threads() - 1))
+        futures = [pool.submit(drain) for _ in range(workers)]
+        errors = []
+        try:
+            drain()
+        except BaseException as e:  # noqa: BLE001 - re-raised below, after all joined
+            errors.append(e)
+        for f in futures:
+            try:
+                f.result()
+            except BaseException as e:  # noqa: BLE001 - re-raised below
+                errors.append(e)
+        if errors:
+            raise errors[0]
+        return results
+    finally:
+        _busy.on = False
+        for (_, put), n in zip(handles, before):
+            put(n)
+
+
+MATMUL_MIN_FLOPS = 1 << 25  # below ~30 MFLOP (~0.2 ms) one BLAS call costs less than a split
+# Set by the first op that ran its parts on ganglion's threads (the convolutions): from then on
+# :func:`matmul` bands its large GEMMs too (see there).
+_own_gemms = []
+
+
+def matmul(a, b):
+    """``a @ b`` for 2-D NumPy float arrays, cut into row (or column) bands on ganglion's
+    threads when large (see :func:`run_parts`), else one ``np.matmul``.
+
+    Banding only pays beside ops that run on ganglion's threads: on its own a band per thread
+    runs 10-40% slower than OpenBLAS's own 2-thread GEMM (which shares packed panels between
+    its threads), but OpenBLAS's threads keep spinning for about 0.1 s after each call, on the
+    core that the next convolution's parts need (W2's step, linear layers beside convolutions,
+    took 145 ms so against 122 ms with banded GEMMs). So it bands only once :func:`run_parts`
+    has run a convolution's parts in this process (``claim_gemms``), and never in a process
+    that has only linear layers (W1: 15.8 ms a step with OpenBLAS's threads, 25.5 ms banded).
+
+    >>> import numpy as np
+    >>> a, b = np.ones((3, 2), np.float32), np.ones((2, 4), np.float32)  # small: one call
+    >>> matmul(a, b).tolist()[0]
+    [2.0, 2.0, 2.0, 2.0]
+    """
+    import numpy as np  # noqa: PLC0415
+
+    m, k = a.shape
+    n = b.shape[1]
+    t = threads()
+    if (not _own_gemms or t < 2 or 2 * m * n * k < MATMUL_MIN_FLOPS or type(a) is not np.ndarray
+            or type(b) is not np.ndarray or a.dtype != b.dtype
+            or a.dtype not in (np.float32, np.float64) or max(m, n) < 64 * t):
+        return np.matmul(a, b)
+    out = np.empty((m, n), a.dtype)
+    if m >= n:
+        bands = [slice(r.start, r.stop) for r in split(m, t)]
+        run_parts(lambda s: np.matmul(a[s], b, out=out[s]), bands)
+    else:
+        bands = [slice(r.start, r.stop) for r in split(n, t)]
+        run_parts(lambda s: np.matmul(a, b[:, s], out=out[:, s]), bands)
+    return out
+
+
+def claim_gemms() -> None:
+    """From now on :func:`matmul` bands large GEMMs on ganglion's threads (see there), and the
+    compiled kernels use all of ganglion's threads (``jit.kernel_threads``)."""
+    if not _own_gemms:
+        _own_gemms.append(True)
+        from ganglion.backend import jit  # noqa: PLC0415
+
+        jit.apply_kernel_threads()
+
+
+def gemms_claimed() -> bool:
+    """Whether :func:`claim_gemms` has run in this process."""
+    return bool(_own_gemms)
