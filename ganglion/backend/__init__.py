@@ -1,2 +1,5 @@
-"""Backend: dtypes, devices and array modules (NumPy/CuPy), and the random number generator."""
-from ganglion.backend import dtypes, device, random  # noqa: F401
+"""Backend: dtypes, devices and array modules (NumPy/CuPy), the random number generator, threads
+and the heap settings (``allocator``)."""
+from ganglion.backend import allocator, dtypes, device, random  # noqa: F401
+
+allocator.tune()

@@ -108,3 +108,19 @@ def test_kernels_only_in_the_main_thread():
     t.start()
     t.join()
     assert seen == [False]
+
+
+@pytest.mark.parametrize("env, expect", [({}, "True"), ({"GANGLION_MALLOC_TUNING": "0"}, "False"),
+                                         ({"MALLOC_TRIM_THRESHOLD_": "1000000"}, "False")])
+def test_allocator_tuning_follows_the_environment(env, expect):
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    code = "import ganglion; from ganglion.backend import allocator; print(allocator.tuned())"
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("GANGLION_MALLOC_TUNING", "MALLOC_TRIM_THRESHOLD_",
+                         "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES")}
+    out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == expect
