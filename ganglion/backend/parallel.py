@@ -23,6 +23,7 @@ import ctypes
 import itertools
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["run_parts", "get_pool", "split", "threads"]
@@ -164,9 +165,10 @@ def run_parts(fn, parts: list) -> list:
 
 
 MATMUL_MIN_FLOPS = 1 << 25  # below ~30 MFLOP (~0.2 ms) one BLAS call costs less than a split
-# Set by the first op that ran its parts on ganglion's threads (the convolutions): from then on
-# :func:`matmul` bands its large GEMMs too (see there).
-_own_gemms = []
+CLAIM_SECONDS = 1.0  # how long after a convolution's parts :func:`matmul` keeps banding
+# when the last convolution's parts ran on ganglion's threads, and whether the compiled kernels
+# were given all threads because of it (see :func:`claim_gemms`)
+_claim = {"until": 0.0, "raised": False}
 
 
 def matmul(a, b):
@@ -177,9 +179,10 @@ def matmul(a, b):
     runs 10-40% slower than OpenBLAS's own 2-thread GEMM (which shares packed panels between
     its threads), but OpenBLAS's threads keep spinning for about 0.1 s after each call, on the
     core that the next convolution's parts need (W2's step, linear layers beside convolutions,
-    took 145 ms so against 122 ms with banded GEMMs). So it bands only once :func:`run_parts`
-    has run a convolution's parts in this process (``claim_gemms``), and never in a process
-    that has only linear layers (W1: 15.8 ms a step with OpenBLAS's threads, 25.5 ms banded).
+    took 145 ms so against 122 ms with banded GEMMs). So it bands only within
+    ``CLAIM_SECONDS`` of a convolution that ran its parts on ganglion's threads
+    (:func:`claim_gemms`), never for a model of linear layers only (W1: 15.8 ms a step with
+    OpenBLAS's threads, 25.5 ms banded).
 
     >>> import numpy as np
     >>> a, b = np.ones((3, 2), np.float32), np.ones((2, 4), np.float32)  # small: one call
@@ -191,7 +194,13 @@ def matmul(a, b):
     m, k = a.shape
     n = b.shape[1]
     t = threads()
-    if (not _own_gemms or t < 2 or 2 * m * n * k < MATMUL_MIN_FLOPS or type(a) is not np.ndarray
+    claimed = gemms_claimed()
+    if not claimed and _claim["raised"]:  # no convolution lately: kernels back to their default
+        _claim["raised"] = False
+        from ganglion.backend import jit  # noqa: PLC0415
+
+        jit.apply_kernel_threads()
+    if (not claimed or t < 2 or 2 * m * n * k < MATMUL_MIN_FLOPS or type(a) is not np.ndarray
             or type(b) is not np.ndarray or a.dtype != b.dtype
             or a.dtype not in (np.float32, np.float64) or max(m, n) < 64 * t):
         return np.matmul(a, b)
@@ -206,15 +215,18 @@ def matmul(a, b):
 
 
 def claim_gemms() -> None:
-    """From now on :func:`matmul` bands large GEMMs on ganglion's threads (see there), and the
-    compiled kernels use all of ganglion's threads (``jit.kernel_threads``)."""
-    if not _own_gemms:
-        _own_gemms.append(True)
+    """For the next ``CLAIM_SECONDS``, :func:`matmul` bands large GEMMs on ganglion's threads
+    (see there) and the compiled kernels use all of ganglion's threads (``jit.kernel_threads``);
+    a convolution calls this each time it runs its blocks on the threads."""
+    _claim["until"] = time.perf_counter() + CLAIM_SECONDS
+    if not _claim["raised"]:
+        _claim["raised"] = True
         from ganglion.backend import jit  # noqa: PLC0415
 
         jit.apply_kernel_threads()
 
 
 def gemms_claimed() -> bool:
-    """Whether :func:`claim_gemms` has run in this process."""
-    return bool(_own_gemms)
+    """Whether a convolution ran its blocks on ganglion's threads in the last
+    ``CLAIM_SECONDS``."""
+    return time.perf_counter() < _claim["until"]

@@ -76,7 +76,7 @@ def test_run_parts_sets_blas_threads_back(two_threads):
 @pytest.mark.parametrize("shape", [(300, 200, 150), (70, 300, 400), (257, 129, 513)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_banded_matmul_matches_numpy(two_threads, monkeypatch, shape, dtype):
-    monkeypatch.setattr(parallel, "_own_gemms", [True])
+    monkeypatch.setattr(parallel, "gemms_claimed", lambda: True)
     monkeypatch.setattr(parallel, "MATMUL_MIN_FLOPS", 1)
     m, k, n = shape
     rng = np.random.default_rng(0)
@@ -130,3 +130,21 @@ def test_conv2d_weight_grad_does_not_depend_on_threads(monkeypatch):
     finally:
         ganglion.set_num_threads(before)
     assert all(np.array_equal(grads[0], gr) for gr in grads[1:])
+
+
+def test_banding_and_kernel_threads_follow_recent_convolutions(two_threads, monkeypatch):
+    if not jit.enabled():
+        pytest.skip("compiled kernels are off")
+    import numba
+
+    monkeypatch.delenv("GANGLION_KERNEL_THREADS", raising=False)
+    monkeypatch.setattr(parallel, "CLAIM_SECONDS", 0.05)
+    monkeypatch.setattr(conv_jit, "_BLOCK_BYTES", 1)
+    x = ganglion.randn(4, 2, 6, 6)
+    ganglion.nn.functional.conv2d(x, ganglion.randn(3, 2, 3, 3))
+    assert parallel.gemms_claimed()
+    assert numba.get_num_threads() == min(2, numba.config.NUMBA_NUM_THREADS)
+    threading.Event().wait(0.1)
+    assert not parallel.gemms_claimed()
+    parallel.matmul(np.ones((2, 2), np.float32), np.ones((2, 2), np.float32))
+    assert numba.get_num_threads() == 1
