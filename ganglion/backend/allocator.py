@@ -33,7 +33,8 @@ TRIM_THRESHOLD = 512 << 20
 _done = []
 
 
-def _user_set() -> bool:
+def _left_alone() -> bool:
+    """Opted out, or the user set glibc's malloc options already."""
     return (os.environ.get("GANGLION_MALLOC_TUNING", "1").strip().lower() in ("0", "off", "no",
                                                                               "false")
             or any(k in os.environ for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"))
@@ -44,13 +45,13 @@ def tune() -> bool:
     """Apply the settings above once (at ``import ganglion``); whether they are in force."""
     if not _done:
         ok = False
-        if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc" and not _user_set():
+        if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc" and not _left_alone():
             try:
                 libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
                 ok = bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
                           and libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
-            except (OSError, AttributeError):
-                ok = False
+            except (OSError, AttributeError):  # no loadable libc or no mallopt: leave it
+                pass
         _done.append(ok)
     return _done[0]
 

@@ -12,13 +12,14 @@ W3's training step took 6580 ms at 2 threads against 1217 ms with workqueue. Wor
 one launching thread at a time, hence kernels run only in the main thread (other threads and
 forked children take the NumPy paths, which are always correct).
 
-Parallel kernels run on ``GANGLION_KERNEL_THREADS`` threads when set, else on 1. Between
+Parallel kernels run on ``GANGLION_KERNEL_THREADS`` threads when set; otherwise on 1. Between
 OpenBLAS's multi-threaded GEMMs, whose idle threads keep spinning on the other core for about
 0.1 s, a 2-thread kernel lost its second core: W3's step at 2 BLAS threads was 1141 ms with
-1-thread kernels, 1217 ms with 2 (workqueue) and 6580 ms with 2 (OpenMP). Once convolutions
-have run their batch blocks on ganglion's own threads (``backend.parallel``), which also bands
-the large linear GEMMs from then on so OpenBLAS's threads sleep, kernels get
-``ganglion.get_num_threads()`` threads (W2's step: 121 ms with 1, 113 ms with 2).
+1-thread kernels, 1217 ms with 2 (workqueue) and 6580 ms with 2 (OpenMP). But for a
+second after a convolution ran its batch blocks on ganglion's own threads
+(``backend.parallel``), which also bands the large linear GEMMs so that OpenBLAS's threads
+sleep, kernels get ``ganglion.get_num_threads()`` threads (W2's step: 121 ms with 1, 113 ms
+with 2).
 
 Kernels sit in their own ``*_jit.py`` modules, imported by the op only when it uses them, so
 ``import ganglion`` never imports numba; each is compiled on its first call for a given argument
@@ -113,8 +114,8 @@ def disabled():
 
 def kernel_threads() -> int:
     """Threads of the parallel kernels: ``GANGLION_KERNEL_THREADS`` when set; else 1, or
-    ``ganglion.get_num_threads()`` once convolutions have taken the GEMMs off OpenBLAS's
-    spinning threads (``backend.parallel.claim_gemms``; see the module docstring)."""
+    ``ganglion.get_num_threads()`` while convolutions keep the GEMMs off OpenBLAS's spinning
+    threads (``backend.parallel.gemms_claimed``; see the module docstring)."""
     env = os.environ.get("GANGLION_KERNEL_THREADS")
     if env:
         try:

@@ -26,6 +26,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
 __all__ = ["run_parts", "get_pool", "split", "threads"]
 
 _pool = None
@@ -64,49 +66,39 @@ def split(n: int, parts: int) -> list[range]:
     return [range(a, b) for a, b in zip(edges, edges[1:]) if b > a]
 
 
-class _OpenBLAS:
-    """ctypes handles of the loaded OpenBLAS (pthreads) libraries' thread-count setters."""
+_blas = []  # [setters or None], looked up once (see _blas_setters)
 
-    _handles = None
 
-    @classmethod
-    def handles(cls):
-        if cls._handles is None:
-            cls._handles = []
-            try:
-                from threadpoolctl import ThreadpoolController  # noqa: PLC0415
-            except ImportError:  # pragma: no cover - a core dependency
-                return cls._handles
-            for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers:
-                if getattr(lib, "threading_layer", None) == "openmp":
-                    continue  # per-thread pools there: nothing to hold
-                dll = ctypes.CDLL(lib.filepath)
-                for pre, suf in itertools.product(("", "scipy_"), ("", "64_", "_64")):
-                    get = getattr(dll, f"{pre}openblas_get_num_threads{suf}", None)
-                    put = getattr(dll, f"{pre}openblas_set_num_threads{suf}", None)
-                    if get is not None and put is not None:
-                        cls._handles.append((get, put))
-                        break
-        return cls._handles
+def _blas_setters():
+    """The (get, set) thread-count functions of every loaded BLAS, or None when one of them
+    is not an OpenBLAS with a process-wide (pthreads) pool that can be held to one thread."""
+    if not _blas:
+        _blas.append(_find_blas_setters())
+    return _blas[0]
 
-    @classmethod
-    def known(cls) -> bool:
+
+def _find_blas_setters():
+    try:
         from threadpoolctl import ThreadpoolController  # noqa: PLC0415
-
-        libs = ThreadpoolController().select(user_api="blas").lib_controllers
-        return len(libs) == len(cls.handles())
-
-
-_hold = []  # [bool] once known: every loaded BLAS is an OpenBLAS whose pool we can hold
-
-
-def _can_hold_blas() -> bool:
-    if not _hold:
+    except ImportError:  # pragma: no cover - a core dependency
+        return None
+    setters = []
+    for lib in ThreadpoolController().select(user_api="blas").lib_controllers:
+        if lib.internal_api != "openblas" or getattr(lib, "threading_layer", None) == "openmp":
+            return None  # MKL, BLIS, or OpenBLAS with per-thread (OpenMP) pools
         try:
-            _hold.append(_OpenBLAS.known())
-        except Exception:  # noqa: BLE001 - no threadpoolctl or an odd BLAS: stay serial
-            _hold.append(False)
-    return _hold[0]
+            dll = ctypes.CDLL(lib.filepath)
+        except OSError:
+            return None
+        for pre, suf in itertools.product(("", "scipy_"), ("", "64_", "_64")):
+            get = getattr(dll, f"{pre}openblas_get_num_threads{suf}", None)
+            put = getattr(dll, f"{pre}openblas_set_num_threads{suf}", None)
+            if get is not None and put is not None:
+                setters.append((get, put))
+                break
+        else:
+            return None
+    return setters
 
 
 def run_parts(fn, parts: list) -> list:
@@ -120,8 +112,11 @@ def run_parts(fn, parts: list) -> list:
     other than the main one (the BLAS setting is process-wide) run the parts in order here.
     """
     workers = min(threads(), len(parts)) - 1
-    if (workers < 1 or getattr(_busy, "on", False) or not _can_hold_blas()
+    if (workers < 1 or getattr(_busy, "on", False)
             or threading.current_thread() is not threading.main_thread()):
+        return [fn(p) for p in parts]
+    handles = _blas_setters()
+    if handles is None:
         return [fn(p) for p in parts]
     results = [None] * len(parts)
     order = itertools.count()  # next() on it is atomic under the GIL
@@ -137,7 +132,6 @@ def run_parts(fn, parts: list) -> list:
                 failed.append(k)  # the other threads stop at their next part
                 raise
 
-    handles = _OpenBLAS.handles()
     before = [get() for get, _ in handles]
     for _, put in handles:
         put(1)
@@ -172,8 +166,8 @@ _claim = {"until": 0.0, "raised": False}
 
 
 def matmul(a, b):
-    """``a @ b`` for 2-D NumPy float arrays, cut into row (or column) bands on ganglion's
-    threads when large (see :func:`run_parts`), else one ``np.matmul``.
+    """``a @ b`` of 2-D arrays: for large NumPy float arrays cut into row (or column) bands on
+    ganglion's threads (see :func:`run_parts`), else one plain ``a @ b`` (any array type).
 
     Banding only pays beside ops that run on ganglion's threads: on its own a band per thread
     runs 10-40% slower than OpenBLAS's own 2-thread GEMM (which shares packed panels between
@@ -189,21 +183,13 @@ def matmul(a, b):
     >>> matmul(a, b).tolist()[0]
     [2.0, 2.0, 2.0, 2.0]
     """
-    import numpy as np  # noqa: PLC0415
-
     m, k = a.shape
     n = b.shape[1]
     t = threads()
-    claimed = gemms_claimed()
-    if not claimed and _claim["raised"]:  # no convolution lately: kernels back to their default
-        _claim["raised"] = False
-        from ganglion.backend import jit  # noqa: PLC0415
-
-        jit.apply_kernel_threads()
-    if (not claimed or t < 2 or 2 * m * n * k < MATMUL_MIN_FLOPS or type(a) is not np.ndarray
-            or type(b) is not np.ndarray or a.dtype != b.dtype
+    if (not _claimed_now() or t < 2 or 2 * m * n * k < MATMUL_MIN_FLOPS
+            or type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype != b.dtype
             or a.dtype not in (np.float32, np.float64) or max(m, n) < 64 * t):
-        return np.matmul(a, b)
+        return a @ b
     out = np.empty((m, n), a.dtype)
     if m >= n:
         bands = [slice(r.start, r.stop) for r in split(m, t)]
@@ -224,6 +210,18 @@ def claim_gemms() -> None:
         from ganglion.backend import jit  # noqa: PLC0415
 
         jit.apply_kernel_threads()
+
+
+def _claimed_now() -> bool:
+    """:func:`gemms_claimed`, first giving the kernels back their default threads once the
+    last convolution is ``CLAIM_SECONDS`` old (linear layers call this every step)."""
+    claimed = gemms_claimed()
+    if not claimed and _claim["raised"]:
+        _claim["raised"] = False
+        from ganglion.backend import jit  # noqa: PLC0415
+
+        jit.apply_kernel_threads()
+    return claimed
 
 
 def gemms_claimed() -> bool:

@@ -1,9 +1,10 @@
 """One thread count for every pool ganglion computes with: ``set_num_threads``/``get_num_threads``.
 
 As ``torch.set_num_threads`` sets torch's intra-op pool, this sets the BLAS library's threads
-(through threadpoolctl) and the optimizers' update threads together. The compiled kernels'
-threads are ``GANGLION_KERNEL_THREADS`` (default 1, see ``backend.jit``: between multi-threaded
-GEMMs on few cores, more kernel threads measured slower).
+(through threadpoolctl), the optimizers' update threads and the parts of the ops that
+``backend.parallel`` spreads (convolution blocks) together. The compiled kernels get these
+threads only within a second of a convolution run on them, else ``GANGLION_KERNEL_THREADS``
+(default 1; see ``backend.jit``: beside OpenBLAS's spinning threads, more measured slower).
 The default is the number of cores this process may run on (at most 8), or
 ``GANGLION_NUM_THREADS`` / ``OMP_NUM_THREADS`` when set.
 
@@ -32,7 +33,8 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(num: int) -> None:
-    """Use ``num`` threads for BLAS and optimizer updates (torch's name)."""
+    """Use ``num`` threads for BLAS, optimizer updates and ``backend.parallel`` (torch's
+    name); the compiled kernels follow as described above."""
     try:
         n = operator.index(num)
     except TypeError:

@@ -237,10 +237,10 @@ def _items_per_block(n, L, ck, itemsize, parts=1):
 def _blocks(n, nb, groups=None):
     """The blocks (start, size) of a batch of ``n``, one block per part, or cut into at most
     ``groups`` contiguous runs of blocks (parts of :func:`parallel.run_parts`)."""
-    starts = [(a, min(nb, n - a)) for a in range(0, n, nb)]
+    blocks = [(a, min(nb, n - a)) for a in range(0, n, nb)]
     if groups is None:
-        return [[blk] for blk in starts]
-    return [[starts[k] for k in run] for run in parallel.split(len(starts), groups)]
+        return [[blk] for blk in blocks]
+    return [[blocks[k] for k in run] for run in parallel.split(len(blocks), groups)]
 
 
 def _fill_cols(x, plan, grp, a, m):

@@ -35,7 +35,7 @@ class Linear(Op):
     def forward(ctx, x, w, b):
         xp = get_array_module(x)
         x2 = x.reshape(-1, x.shape[-1])
-        out2 = parallel.matmul(x2, w.T) if xp is np else xp.matmul(x2, w.T)
+        out2 = parallel.matmul(x2, w.T)
         out = out2.reshape(x.shape[:-1] + (w.shape[0],))
         if b is not None:
             if b.ndim <= 1:
@@ -69,10 +69,9 @@ def _raw_grads(ctx, g, x, w):
     xp = get_array_module(g)
     m, k = w.shape
     g2 = g.reshape(-1, m)
-    mm = parallel.matmul if xp is np else xp.matmul
-    gx = _new_tensor(mm(g2, w).reshape(x.shape)) if need_x else None
+    gx = _new_tensor(parallel.matmul(g2, w).reshape(x.shape)) if need_x else None
     # g2.T @ x2 is a fresh C-ordered (out, in) array: the weight's own layout.
-    gw = _new_tensor(mm(g2.T, x.reshape(-1, k))) if need_w else None
+    gw = _new_tensor(parallel.matmul(g2.T, x.reshape(-1, k))) if need_w else None
     gb = None
     if need_b:
         gb = _new_tensor(_bias_grad(xp, g2) if ctx.bias_ndim == 1 else g)

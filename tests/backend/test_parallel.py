@@ -35,6 +35,12 @@ def test_run_parts_returns_results_in_parts_order(two_threads):
     assert parallel.run_parts(sum, parts) == [sum(p) for p in parts]
 
 
+def test_run_parts_runs_parts_at_the_same_time(two_threads):
+    # each part waits for the other: run one after the other, the barrier would time out
+    meet = threading.Barrier(2, timeout=10)
+    assert parallel.run_parts(lambda p: (meet.wait(), p)[1], ["a", "b"]) == ["a", "b"]
+
+
 def test_run_parts_raises_the_error_after_all_parts_stopped(two_threads):
     done = []
 
