@@ -398,7 +398,7 @@ def conv_weight_grad(x, g, w_shape, geom):
     L = int(np.prod(g.shape[2:]))
     g3 = g.reshape(g.shape[0], o, L)
     k = int(np.prod(w_shape[1:]))
-    use_wino = x.ndim == 4 and _winograd(w_shape, plan, grp)
+    use_wino = _winograd(w_shape, plan, grp)
 
     def run(blocks):
         acc = np.zeros((grp, k, o // grp), x.dtype)

@@ -48,7 +48,7 @@ from __future__ import annotations
 import numpy as np
 from numba import uint64 as _U
 
-from ganglion.backend import jit
+from ganglion.backend import jit, parallel
 
 __all__ = ["MIN_CHANNELS", "MAX_THREADS", "positions", "position_stride", "applies", "tiles", "finite", "weight_transform",
            "weight_grad_transform", "input_transform", "output_transform",
@@ -66,8 +66,6 @@ _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.
 def applies(w_shape, stride, dilation, groups) -> bool:
     """A 2-D 3x3 convolution at stride 1, dilation 1, one group, both sides ≥ MIN_CHANNELS,
     on at most MAX_THREADS threads."""
-    from ganglion.backend import parallel  # noqa: PLC0415
-
     return (parallel.threads() <= MAX_THREADS
             and len(w_shape) == 4 and tuple(w_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
             and tuple(dilation) == (1, 1) and groups == 1
@@ -109,7 +107,10 @@ def _input_transform(x, n0, nb, n_c, h, w, ph, pw, th, tw, plane, v, ct):
     n_t = nb * th * tw
     lo = min(pc, max(0, pw))
     hi = max(lo, min(pc, w + pw))
-    bad = x[0] * 0
+    # val * 0 is NaN exactly for inf and NaN (a zero of x's dtype: no float64 promotion;
+    # val - val measured folded to 0 under the fast-math flags)
+    zero = np.zeros(1, x.dtype)[0]
+    bad = zero
     for i in range(nb):
         for c in range(n_c):
             src = ((n0 + i) * n_c + c) * h * w
@@ -126,7 +127,7 @@ def _input_transform(x, n0, nb, n_c, h, w, ph, pw, th, tw, plane, v, ct):
                 for q in range(lo, hi):
                     val = x[_U(s + q)]
                     plane[_U(row + q)] = val
-                    bad += val * 0
+                    bad += val * zero
                 for q in range(hi, pc):
                     plane[_U(row + q)] = 0
             base = c * n_t + i * th * tw
@@ -182,6 +183,7 @@ def _output_transform(m, n0, nb, n_o, oh, ow, th, tw, bias, has_bias, plane, out
     """out[n0 + i, o] = (Aᵀ M A) of each tile, cropped to (oh, ow), plus bias[o] (flat)."""
     pc = 2 * tw
     n_t = nb * th * tw
+    zero = np.zeros(1, out.dtype)[0]
     for i in range(nb):
         for o in range(n_o):
             base = o * n_t + i * th * tw
@@ -203,7 +205,7 @@ def _output_transform(m, n0, nb, n_o, oh, ow, th, tw, bias, has_bias, plane, out
                     plane[_U(q + 1)] = s01 - s02 - s03
                     plane[_U(q + pc)] = s10 + s11 + s12
                     plane[_U(q + pc + 1)] = s11 - s12 - s13
-            b = bias[o] if has_bias else bias[0] * 0
+            b = bias[o] if has_bias else zero
             dst = ((n0 + i) * n_o + o) * oh * ow
             for y in range(oh):
                 d = dst + y * ow
@@ -214,11 +216,13 @@ def _output_transform(m, n0, nb, n_o, oh, ow, th, tw, bias, has_bias, plane, out
 
 @jit.kernel()
 def _grad_output_transform(g, n0, nb, n_o, oh, ow, th, tw, plane, dmt, to, ts, cs):
-    """dmt[p, t, o] = (A dY Aᵀ)[p] of output tile t of g[n0 + i, o] (zeros past the edge), the
-    transposed layout that V @ dMᵀ reads fastest; returns 0 unless g held inf or NaN."""
+    """dmt[p * to + t * ts + o * cs] = (A dY Aᵀ)[p] of output tile t of g[n0 + i, o] (zeros
+    past the edge), with the caller's strides (tile stride ts, channel stride cs); returns 0
+    unless g held inf or NaN."""
     pc = 2 * tw
     n_t = nb * th * tw
-    bad = g[0] * 0
+    zero = np.zeros(1, g.dtype)[0]
+    bad = zero
     for i in range(nb):
         for o in range(n_o):
             src = ((n0 + i) * n_o + o) * oh * ow
@@ -232,7 +236,7 @@ def _grad_output_transform(g, n0, nb, n_o, oh, ow, th, tw, plane, dmt, to, ts, c
                 for q in range(ow):
                     val = g[_U(s + q)]
                     plane[_U(row + q)] = val
-                    bad += val * 0
+                    bad += val * zero
                 for q in range(ow, pc):
                     plane[_U(row + q)] = 0
             base = i * th * tw
@@ -310,7 +314,7 @@ def output_transform(m, n0, nb, out_sp, bias, plane, out) -> None:
     """Items n0..n0+nb of ``out`` (N, O, *out_sp), C-contiguous, from the GEMMs' ``m``
     (16, O, nb * tiles), plus ``bias`` (O,) or None; ``plane`` holds 4 th tw values."""
     th, tw = tiles(out_sp)
-    b = plane[:1] if bias is None else bias  # (a typed placeholder, not read)
+    b = plane[:1] if bias is None else bias  # a typed placeholder when has_bias is False
     _output_transform(_flat(m), n0, nb, out.shape[1], *out_sp, th, tw, b,
                       bias is not None, plane.reshape(-1), out.reshape(-1), _pos_stride(m))
 
