@@ -262,9 +262,10 @@ def _block_size(x, plan, threads):
                             x.itemsize, threads)
 
 
-def _winograd(w_shape, plan, *more):
-    """Whether this 2-D plan takes the Winograd kernels (``conv_winograd.applies``)."""
-    return wino.applies(w_shape, plan[1], plan[3], *more)
+def _winograd(w_shape, plan, groups, out_sp):
+    """Whether this 2-D plan, run over an ``out_sp`` plane, takes the Winograd kernels
+    (``conv_winograd.applies``)."""
+    return wino.applies(w_shape, plan[1], plan[3], groups, int(np.prod(out_sp)))
 
 
 def _wino_block_size(n, c, o, out_sp, itemsize, parts):
@@ -315,7 +316,7 @@ def conv_forward(x, w, b, geom, out_sp):
     bias = None if b is None else np.ascontiguousarray(b)
     parts = 2 * parallel.threads()
     u = None
-    if _winograd(w.shape, plan, grp) and wino.finite(w):
+    if _winograd(w.shape, plan, grp, plan[4]) and wino.finite(w):
         u = wino.weight_transform(w)
         nb = _wino_block_size(n, x.shape[1], o, plan[4], x.itemsize, parts)
     else:
@@ -345,7 +346,7 @@ def conv_input_grad(g, w, x_shape, geom):
     n, o = g.shape[:2]
     ks, st, pl, dl, osp = _plan(w.shape[2:], geom, g.shape[2:])
     grp = geom.groups
-    if _winograd(w.shape, (ks, st, pl, dl), grp) and all(0 <= p <= 2 for p in
+    if _winograd(w.shape, (ks, st, pl, dl), grp, x_shape[2:]) and all(0 <= p <= 2 for p in
                                                           sum(geom.pads, ())):
         wf = np.ascontiguousarray(w.swapaxes(0, 1)[:, :, ::-1, ::-1])
         flipped = Geom((1, 1), tuple((2 - lo, 2 - hi) for lo, hi in geom.pads), (1, 1), 1)
@@ -398,7 +399,7 @@ def conv_weight_grad(x, g, w_shape, geom):
     L = int(np.prod(g.shape[2:]))
     g3 = g.reshape(g.shape[0], o, L)
     k = int(np.prod(w_shape[1:]))
-    use_wino = _winograd(w_shape, plan, grp)
+    use_wino = _winograd(w_shape, plan, grp, g.shape[2:])
 
     def run(blocks):
         acc = np.zeros((grp, k, o // grp), x.dtype)

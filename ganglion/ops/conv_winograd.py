@@ -26,9 +26,12 @@ by im2col (a NaN alone would propagate correctly, but it is caught by the same c
 Rounding: the transforms add and subtract at most 9 values (and halve), so results agree with
 im2col's to float32 rounding (a few ulps of the largest term; tested against PyTorch).
 
-Threads: used only while ganglion runs on at most ``MAX_THREADS`` threads. At one thread W3's
-training step went from 1599 to 1333 ms; at two it went from 921 to 976 ms (the transforms
-are memory-bound and two threads share the bandwidth; not yet resolved, measured).
+Threads: on at most ``MAX_THREADS`` threads every such layer takes it (W3's training step at
+one thread: 1599 -> 1333 ms). On more, only layers whose output plane has at least
+``MIN_PLANE_THREADED`` positions: at two threads W3's 64-channel 32x32 layer ran forward in
+27 ms against 37 by im2col, but its 128-channel 16x16 layer in 37 against 29, the batched
+position GEMMs running 1.8x slower beside the other thread's transforms than alone (measured
+in-op; the cause, cache or bandwidth, is not pinned down).
 
 Example:
     >>> import numpy as np
@@ -50,7 +53,8 @@ from numba import uint64 as _U
 
 from ganglion.backend import jit, parallel
 
-__all__ = ["MIN_CHANNELS", "MAX_THREADS", "positions", "position_stride", "applies", "tiles", "finite", "weight_transform",
+__all__ = ["MIN_CHANNELS", "MAX_THREADS", "MIN_PLANE_THREADED", "positions",
+           "position_stride", "applies", "tiles", "finite", "weight_transform",
            "weight_grad_transform", "input_transform", "output_transform",
            "grad_output_transform"]
 
@@ -58,15 +62,17 @@ __all__ = ["MIN_CHANNELS", "MAX_THREADS", "positions", "position_stride", "appli
 # (W2's first layer, 1 -> 32: measured slower)
 MIN_CHANNELS = 16
 MAX_THREADS = 1  # see the module docstring
+MIN_PLANE_THREADED = 32 * 32
 
 # G of F(2x2, 3x3): U = G g Gᵀ (4x4 per 3x3 kernel)
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
 
-def applies(w_shape, stride, dilation, groups) -> bool:
+def applies(w_shape, stride, dilation, groups, plane) -> bool:
     """A 2-D 3x3 convolution at stride 1, dilation 1, one group, both sides ≥ MIN_CHANNELS,
-    on at most MAX_THREADS threads."""
-    return (parallel.threads() <= MAX_THREADS
+    on at most MAX_THREADS threads or with an output plane of ``plane`` ≥ MIN_PLANE_THREADED
+    positions (see the module docstring)."""
+    return ((parallel.threads() <= MAX_THREADS or plane >= MIN_PLANE_THREADED)
             and len(w_shape) == 4 and tuple(w_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
             and tuple(dilation) == (1, 1) and groups == 1
             and min(w_shape[0], w_shape[1]) >= MIN_CHANNELS)

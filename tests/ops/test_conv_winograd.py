@@ -71,3 +71,22 @@ def test_infinity_falls_back_to_im2col(winograd):
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     ok = np.isfinite(want)
     np.testing.assert_allclose(got[ok], want[ok], rtol=1e-4, atol=1e-4)
+
+
+def test_thread_rule_keeps_large_planes_only():
+    # above MAX_THREADS only output planes of MIN_PLANE_THREADED+ positions take Winograd;
+    # at one thread every eligible layer does; the shape rules hold at any thread count
+    from ganglion.ops import conv_winograd as cw
+
+    prev = ganglion.get_num_threads()
+    w, one = (64, 64, 3, 3), (1, 1)
+    try:
+        ganglion.set_num_threads(2)
+        assert cw.applies(w, one, one, 1, cw.MIN_PLANE_THREADED)
+        assert not cw.applies(w, one, one, 1, cw.MIN_PLANE_THREADED - 1)
+        assert not cw.applies(w, (2, 2), one, 1, cw.MIN_PLANE_THREADED)
+        ganglion.set_num_threads(1)
+        assert cw.applies(w, one, one, 1, 16 * 16)
+        assert not cw.applies((64, 8, 3, 3), one, one, 1, 16 * 16)
+    finally:
+        ganglion.set_num_threads(prev)
