@@ -32,7 +32,9 @@ from ganglion.backend import jit
 __all__ = ["relu", "relu_grad", "gelu", "gelu_grad", "gelu_tanh", "gelu_tanh_grad", "silu",
            "silu_grad", "softmax_last", "softmax_last_grad", "PARALLEL_MIN"]
 
-_BLOCK = 8192
+_BLOCK = 8192  # elements per prange block; each block's loop runs over views from index 0:
+# looping from blk * _BLOCK kept LLVM from vectorizing (relu of 4M float32 at one thread:
+# 3.54 ms so, 1.60 ms over views, measured)
 # below this many elements a parallel region's start (several us) costs more than it saves
 PARALLEL_MIN = 1 << 16
 
@@ -111,9 +113,12 @@ def _sigmoid(v):
 def _relu(x, out):
     n = x.size
     for blk in prange((n + _BLOCK - 1) // _BLOCK):
-        for i in range(blk * _BLOCK, min(n, (blk + 1) * _BLOCK)):
-            v = x[i]
-            out[i] = v if not (v <= 0) else 0  # NaN passes through, as torch
+        a = blk * _BLOCK
+        e = min(n, a + _BLOCK)
+        xb, outb = x[a:e], out[a:e]
+        for i in range(e - a):
+            v = xb[i]
+            outb[i] = v if not (v <= 0) else 0  # NaN passes through, as torch
     return out
 
 
@@ -121,8 +126,11 @@ def _relu(x, out):
 def _relu_grad(g, x, out):
     n = x.size
     for blk in prange((n + _BLOCK - 1) // _BLOCK):
-        for i in range(blk * _BLOCK, min(n, (blk + 1) * _BLOCK)):
-            out[i] = 0 if x[i] <= 0 else g[i]  # NaN x passes g, as torch
+        a = blk * _BLOCK
+        e = min(n, a + _BLOCK)
+        gb, xb, outb = g[a:e], x[a:e], out[a:e]
+        for i in range(e - a):
+            outb[i] = 0 if xb[i] <= 0 else gb[i]  # NaN x passes g, as torch
     return out
 
 
@@ -158,9 +166,12 @@ def relu_grad(g, x):
 def _gelu(x, out):
     n = x.size
     for blk in prange((n + _BLOCK - 1) // _BLOCK):
-        for i in range(blk * _BLOCK, min(n, (blk + 1) * _BLOCK)):
-            v = np.float64(x[i])
-            out[i] = v * (0.5 + 0.5 * _erf(v * _SQRT1_2))
+        a = blk * _BLOCK
+        e = min(n, a + _BLOCK)
+        xb, outb = x[a:e], out[a:e]
+        for i in range(e - a):
+            v = np.float64(xb[i])
+            outb[i] = v * (0.5 + 0.5 * _erf(v * _SQRT1_2))
     return out
 
 
@@ -168,10 +179,13 @@ def _gelu(x, out):
 def _gelu_grad(g, x, out):
     n = x.size
     for blk in prange((n + _BLOCK - 1) // _BLOCK):
-        for i in range(blk * _BLOCK, min(n, (blk + 1) * _BLOCK)):
-            v = np.float64(x[i])
+        a = blk * _BLOCK
+        e = min(n, a + _BLOCK)
+        gb, xb, outb = g[a:e], x[a:e], out[a:e]
+        for i in range(e - a):
+            v = np.float64(xb[i])
             cdf = 0.5 + 0.5 * _erf(v * _SQRT1_2)
-            out[i] = g[i] * (cdf + v * _exp(-0.5 * v * v) * _INV_SQRT_2PI)
+            outb[i] = gb[i] * (cdf + v * _exp(-0.5 * v * v) * _INV_SQRT_2PI)
     return out
 
 
@@ -179,9 +193,12 @@ def _gelu_grad(g, x, out):
 def _gelu_tanh(x, out):
     n = x.size
     for blk in prange((n + _BLOCK - 1) // _BLOCK):
-        for i in range(blk * _BLOCK, min(n, (blk + 1) * _BLOCK)):
-            v = np.float64(x[i])
-            out[i] = 0.5 * v * (1.0 + _tanh(_GELU_K * (v + _GELU_C * v * v * v)))
+        a = blk * _BLOCK
+        e = min(n, a + _BLOCK)
+        xb, outb = x[a:e], out[a:e]
+        for i in range(e - a):
+            v = np.float64(xb[i])
+            outb[i] = 0.5 * v * (1.0 + _tanh(_GELU_K * (v + _GELU_C * v * v * v)))
     return out
 
 
@@ -189,12 +206,15 @@ def _gelu_tanh(x, out):
 def _gelu_tanh_grad(g, x, out):
     n = x.size
     for blk in prange((n + _BLOCK - 1) // _BLOCK):
-        for i in range(blk * _BLOCK, min(n, (blk + 1) * _BLOCK)):
-            v = np.float64(x[i])
+        a = blk * _BLOCK
+        e = min(n, a + _BLOCK)
+        gb, xb, outb = g[a:e], x[a:e], out[a:e]
+        for i in range(e - a):
+            v = np.float64(xb[i])
             v2 = v * v
             t = _tanh(_GELU_K * (v + _GELU_C * v2 * v))
             du = _GELU_K * (1.0 + 3.0 * _GELU_C * v2)
-            out[i] = g[i] * (0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * du)
+            outb[i] = gb[i] * (0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * du)
     return out
 
 
@@ -202,9 +222,12 @@ def _gelu_tanh_grad(g, x, out):
 def _silu(x, out):
     n = x.size
     for blk in prange((n + _BLOCK - 1) // _BLOCK):
-        for i in range(blk * _BLOCK, min(n, (blk + 1) * _BLOCK)):
-            v = np.float64(x[i])
-            out[i] = v * _sigmoid(v)
+        a = blk * _BLOCK
+        e = min(n, a + _BLOCK)
+        xb, outb = x[a:e], out[a:e]
+        for i in range(e - a):
+            v = np.float64(xb[i])
+            outb[i] = v * _sigmoid(v)
     return out
 
 
@@ -212,10 +235,13 @@ def _silu(x, out):
 def _silu_grad(g, x, out):
     n = x.size
     for blk in prange((n + _BLOCK - 1) // _BLOCK):
-        for i in range(blk * _BLOCK, min(n, (blk + 1) * _BLOCK)):
-            v = np.float64(x[i])
+        a = blk * _BLOCK
+        e = min(n, a + _BLOCK)
+        gb, xb, outb = g[a:e], x[a:e], out[a:e]
+        for i in range(e - a):
+            v = np.float64(xb[i])
             s = _sigmoid(v)
-            out[i] = g[i] * (s * (1.0 + v * (1.0 - s)))
+            outb[i] = gb[i] * (s * (1.0 + v * (1.0 - s)))
     return out
 
 
