@@ -61,8 +61,11 @@ def _mask_scale(x, keep, scale, y):
     n = x.size
     zero = scale - scale
     for c in prange((n + 2 * _CHUNK - 1) // (2 * _CHUNK)):
-        for i in range(c * 2 * _CHUNK, min(n, (c + 1) * 2 * _CHUNK)):
-            y[i] = x[i] * (scale if keep[i] else zero)
+        a = c * 2 * _CHUNK
+        e = min(n, a + 2 * _CHUNK)
+        xc, kc, yc = x[a:e], keep[a:e], y[a:e]  # views from index 0: the loop vectorizes
+        for i in range(e - a):
+            yc[i] = xc[i] * (scale if kc[i] else zero)
 
 
 def dropout(x, seed, thr, scale):
