@@ -33,8 +33,8 @@ __all__ = ["relu", "relu_grad", "gelu", "gelu_grad", "gelu_tanh", "gelu_tanh_gra
            "silu_grad", "softmax_last", "softmax_last_grad", "PARALLEL_MIN"]
 
 _BLOCK = 8192  # elements per prange block; each block's loop runs over views from index 0:
-# looping from blk * _BLOCK kept LLVM from vectorizing (relu of 4M float32 at one thread:
-# 3.54 ms so, 1.60 ms over views, measured)
+# a loop from blk * _BLOCK kept LLVM from vectorizing (relu of 4M float32 at one thread:
+# 3.54 ms with that loop, 1.39 ms over views, measured)
 # below this many elements a parallel region's start (several us) costs more than it saves
 PARALLEL_MIN = 1 << 16
 
