@@ -409,6 +409,12 @@ def _outputs(ctx, out, args, arrays, record):
                 ctx._saved = [(0, vc, diff)]
                 ctx._vchecks = [(vc, vc[0])]
                 ctx._lazy = True
+            elif len(saved) == 1 and saved[0] is arrays[0] and type(args[0]) is Tensor:
+                vc = args[0]._vc  # y = f(x) saving x (relu, sin, ...): _map_saved's answer
+                ctx._saved_raw = saved
+                ctx._saved = [args[0]]
+                ctx._vchecks = [(vc, vc[0])]
+                ctx._lazy = False
             else:
                 _map_saved(ctx, args, arrays, (t,), (out,))
         return t

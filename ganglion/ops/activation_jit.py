@@ -30,7 +30,9 @@ from numba import prange
 from ganglion.backend import jit
 
 __all__ = ["relu", "relu_grad", "gelu", "gelu_grad", "gelu_tanh", "gelu_tanh_grad", "silu",
-           "silu_grad", "softmax_last", "softmax_last_grad", "PARALLEL_MIN"]
+           "silu_grad", "sigmoid", "sigmoid_grad", "sigmoid_par", "sigmoid_serial",
+           "sigmoid_grad_par", "sigmoid_grad_serial", "softmax_last", "softmax_last_grad",
+           "PARALLEL_MIN"]
 
 _BLOCK = 8192  # elements per prange block; each block's loop runs over views from index 0:
 # a loop from blk * _BLOCK kept LLVM from vectorizing (relu of 4M float32 at one thread:
@@ -119,7 +121,6 @@ def _relu(x, out):
         for i in range(e - a):
             v = xb[i]
             outb[i] = v if not (v <= 0) else 0  # NaN passes through, as torch
-    return out
 
 
 @jit.kernel(parallel=True)
@@ -131,22 +132,25 @@ def _relu_grad(g, x, out):
         gb, xb, outb = g[a:e], x[a:e], out[a:e]
         for i in range(e - a):
             outb[i] = 0 if xb[i] <= 0 else gb[i]  # NaN x passes g, as torch
-    return out
 
 
 @jit.kernel()
 def _relu_grad_serial(g, x, out):
     for i in range(x.size):
         out[i] = 0 if x[i] <= 0 else g[i]  # NaN x passes g, as torch
-    return out
 
 
 def _call(kernel, *arrays):
     """Run ``kernel(*flat inputs, flat out)`` with ``out`` allocated in the inputs' shape (a
-    reshaped view would be copied again by the engine when it becomes a leaf's .grad)."""
+    reshaped view would be copied again by the engine when it becomes a leaf's .grad). The
+    kernels return nothing: boxing a returned array costs 0.36 us a call (measured), and
+    small tensors pay per call."""
     x = arrays[-1]
     out = np.empty(x.shape, x.dtype)
-    kernel(*(a.ravel() for a in arrays), out.ravel())
+    if len(arrays) == 1:
+        kernel(x.ravel(), out.ravel())
+    else:
+        kernel(arrays[0].ravel(), x.ravel(), out.ravel())
     return out
 
 
@@ -172,7 +176,6 @@ def _gelu(x, out):
         for i in range(e - a):
             v = np.float64(xb[i])
             outb[i] = v * (0.5 + 0.5 * _erf(v * _SQRT1_2))
-    return out
 
 
 @jit.kernel(parallel=True)
@@ -186,7 +189,6 @@ def _gelu_grad(g, x, out):
             v = np.float64(xb[i])
             cdf = 0.5 + 0.5 * _erf(v * _SQRT1_2)
             outb[i] = gb[i] * (cdf + v * _exp(-0.5 * v * v) * _INV_SQRT_2PI)
-    return out
 
 
 @jit.kernel(parallel=True)
@@ -199,7 +201,6 @@ def _gelu_tanh(x, out):
         for i in range(e - a):
             v = np.float64(xb[i])
             outb[i] = 0.5 * v * (1.0 + _tanh(_GELU_K * (v + _GELU_C * v * v * v)))
-    return out
 
 
 @jit.kernel(parallel=True)
@@ -215,7 +216,6 @@ def _gelu_tanh_grad(g, x, out):
             t = _tanh(_GELU_K * (v + _GELU_C * v2 * v))
             du = _GELU_K * (1.0 + 3.0 * _GELU_C * v2)
             outb[i] = gb[i] * (0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * du)
-    return out
 
 
 @jit.kernel(parallel=True)
@@ -228,7 +228,6 @@ def _silu(x, out):
         for i in range(e - a):
             v = np.float64(xb[i])
             outb[i] = v * _sigmoid(v)
-    return out
 
 
 @jit.kernel(parallel=True)
@@ -242,7 +241,42 @@ def _silu_grad(g, x, out):
             v = np.float64(xb[i])
             s = _sigmoid(v)
             outb[i] = gb[i] * (s * (1.0 + v * (1.0 - s)))
-    return out
+
+
+@jit.kernel(parallel=True)
+def sigmoid_par(x, out):
+    n = x.size
+    for blk in prange((n + _BLOCK - 1) // _BLOCK):
+        a = blk * _BLOCK
+        e = min(n, a + _BLOCK)
+        xb, outb = x[a:e], out[a:e]
+        for i in range(e - a):
+            outb[i] = _sigmoid(np.float64(xb[i]))
+
+
+@jit.kernel()
+def sigmoid_serial(x, out):
+    for i in range(x.size):
+        out[i] = _sigmoid(np.float64(x[i]))
+
+
+@jit.kernel(parallel=True)
+def sigmoid_grad_par(g, y, out):
+    n = y.size
+    for blk in prange((n + _BLOCK - 1) // _BLOCK):
+        a = blk * _BLOCK
+        e = min(n, a + _BLOCK)
+        gb, yb, outb = g[a:e], y[a:e], out[a:e]
+        for i in range(e - a):
+            v = yb[i]
+            outb[i] = gb[i] * ((1 - v) * v)  # torch's sigmoid_backward, in float32
+
+
+@jit.kernel()
+def sigmoid_grad_serial(g, y, out):
+    for i in range(y.size):
+        v = y[i]
+        out[i] = g[i] * ((1 - v) * v)
 
 
 def gelu(x):
@@ -273,6 +307,20 @@ def silu(x):
 def silu_grad(g, x):
     """g * sigmoid(x) (1 + x (1 - sigmoid(x))) for C-contiguous float32 arrays."""
     return _call(_silu_grad, g, x)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)) of a C-contiguous float32 array, computed in float64 and rounded
+    once to float32; serial below :data:`PARALLEL_MIN`. On an 8x8 tensor it is
+    one compiled call (0.7 us) where NumPy's four ufuncs and their warning guard take 2.1 us;
+    on 1M elements 0.63 ms against NumPy's 1.55 ms at one thread (measured)."""
+    return _call(sigmoid_par if x.size >= PARALLEL_MIN else sigmoid_serial, x)
+
+
+def sigmoid_grad(g, y):
+    """g * (1 - y) * y from the sigmoid's output ``y``, for C-contiguous float32 arrays of
+    one shape."""
+    return _call(sigmoid_grad_par if y.size >= PARALLEL_MIN else sigmoid_grad_serial, g, y)
 
 
 @_inline

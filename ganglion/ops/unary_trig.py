@@ -15,8 +15,10 @@ import math
 
 import numpy as np
 
+from ganglion.backend import jit
 from ganglion.backend.device import get_array_module
 from ganglion.ops import _special
+from ganglion.ops.activation_pointwise import _kernels as _act_kernels
 from ganglion.ops.unary_common import UnaryOp, apply_float, half_via_float32
 from ganglion.tensor import Tensor
 
@@ -103,6 +105,9 @@ class Atanh(UnaryOp):
     derivative = staticmethod(lambda g, x: g / (1 - x * x))
 
 
+_F32 = np.dtype(np.float32)
+
+
 def _stable_sigmoid(xp, x):
     # torch's formula: exp(-x) overflows to inf only where the result is 0 (x < -88 in
     # float32), and 1 / (1 + inf) is exactly that limit; no inf/inf anywhere. Four array ops
@@ -111,10 +116,39 @@ def _stable_sigmoid(xp, x):
 
 
 class Sigmoid(UnaryOp):
+    """float32 NumPy arrays take one compiled pass each way (``activation_jit``): on small
+    tensors the per-op cost is the number of ufunc calls, four forward and three backward."""
+
     quiet = True  # the exp above may overflow (harmlessly): no NumPy warning for it
     saves = "y"
     compute = staticmethod(_stable_sigmoid)
     derivative = staticmethod(lambda g, y: g * (y * (1 - y)))
+
+    @classmethod
+    def forward(cls, ctx, x):
+        if type(x) is np.ndarray and x.dtype == _F32 and x.flags.c_contiguous \
+                and jit.enabled():
+            k = _act_kernels()  # the kernel called here: each Python layer costs ~0.15 us
+            y = np.empty(x.shape, _F32)
+            (k.sigmoid_serial if x.size < k.PARALLEL_MIN else k.sigmoid_par)(x.ravel(),
+                                                                                y.ravel())
+            if ctx._record:
+                ctx._saved = (y,)
+            return y
+        return super().forward(ctx, x)
+
+    @staticmethod
+    def raw_backward(ctx, g):
+        (y,) = ctx.saved_arrays()
+        if type(g) is np.ndarray and g.dtype == _F32 and type(y) is np.ndarray \
+                and y.dtype == _F32 and g.shape == y.shape and g.flags.c_contiguous \
+                and y.flags.c_contiguous and jit.enabled():
+            k = _act_kernels()
+            out = np.empty(y.shape, _F32)
+            (k.sigmoid_grad_serial if y.size < k.PARALLEL_MIN else k.sigmoid_grad_par)(
+                g.ravel(), y.ravel(), out.ravel())
+            return out
+        return UnaryOp.raw_backward(ctx, g)
 
 
 class Logit(UnaryOp):

@@ -313,3 +313,36 @@ def test_second_derivatives_match_torch():
         (gg2,) = ganglion.autograd.grad(gg.sum(), [g])
         (tg2,) = torch.autograd.grad(tg.sum(), [t])
         np.testing.assert_allclose(gg2.numpy(), _np(tg2), rtol=1e-10, err_msg=name)
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (300, 300), (70, 40)])
+def test_sigmoid_compiled_paths_match_torch_and_numpy(shape):
+    """float32 sigmoid runs one compiled pass each way (serial small, parallel from 64K
+    elements; a transposed input takes NumPy's path): all agree with torch to rounding."""
+    from ganglion.backend import jit
+
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(shape) * 6).astype(np.float32)
+    x.flat[:4] = [np.nan, np.inf, -np.inf, -95.0]
+    g = rng.standard_normal(shape).astype(np.float32)
+    t = torch.tensor(x, requires_grad=True)
+    torch.sigmoid(t).backward(torch.tensor(g))
+    results = []
+    for off in (False, True):
+        a = ganglion.tensor(x, requires_grad=True)
+        ctx = jit.disabled() if off else warnings.catch_warnings()
+        with ctx:
+            y = a.sigmoid()
+            y.backward(ganglion.tensor(g))
+        results.append((y.detach().numpy(), a.grad.numpy()))
+        np.testing.assert_allclose(results[-1][0], _np(torch.sigmoid(t)), rtol=3e-7,
+                                   atol=1e-37)
+        # (1 - y) cancels near y = 1: one ulp of y there is a large relative change, in
+        # torch's float32 formula as in ours, so the gradient compares absolutely
+        np.testing.assert_allclose(results[-1][1], _np(t.grad), rtol=2e-6, atol=5e-7)
+    # a non-contiguous input (NumPy's path when compiled) and its gradient
+    a = ganglion.tensor(x.T.copy(), requires_grad=True)
+    y = a.t().sigmoid()
+    y.backward(ganglion.tensor(g))
+    np.testing.assert_allclose(y.detach().numpy(), results[0][0], rtol=3e-7, atol=1e-37)
+    np.testing.assert_allclose(a.grad.numpy().T, results[0][1], rtol=2e-6, atol=5e-7)
