@@ -262,10 +262,10 @@ def _block_size(x, plan, threads):
                             x.itemsize, threads)
 
 
-def _winograd(w_shape, plan, groups, out_sp):
+def _winograd(w_shape, plan, groups, out_sp, forward=False):
     """Whether this 2-D plan, run over an ``out_sp`` plane, takes the Winograd kernels
-    (``conv_winograd.applies``)."""
-    return wino.applies(w_shape, plan[1], plan[3], groups, int(np.prod(out_sp)))
+    (``conv_winograd.applies``; ``forward``: a layer's forward pass)."""
+    return wino.applies(w_shape, plan[1], plan[3], groups, int(np.prod(out_sp)), forward)
 
 
 def _wino_block_size(n, c, o, out_sp, itemsize, parts):
@@ -301,14 +301,17 @@ def _wino_forward_block(x, u, bias, a, m, plan, out):
     return True
 
 
-def conv_forward(x, w, b, geom, out_sp):
+def conv_forward(x, w, b, geom, out_sp, wino_ok=None):
     """``conv_kernels.conv_forward`` on the compiled path: (N, O, *out_sp).
 
     3x3 stride-1 layers of 16+ channels run Winograd F(2x2, 3x3) (``conv_winograd``); the
-    rest, and any block holding inf or NaN, im2col + GEMM."""
+    rest, and any block holding inf or NaN, im2col + GEMM. ``wino_ok``: the caller's own
+    Winograd verdict (the input gradient's), instead of the forward pass's rule."""
     x = np.ascontiguousarray(x)
     n = x.shape[0]
     plan = _plan(w.shape[2:], geom, out_sp)
+    if wino_ok is None:
+        wino_ok = _winograd(w.shape, plan, geom.groups, plan[4], forward=True)
     grp, o = geom.groups, w.shape[0]
     wg = np.ascontiguousarray(w).reshape(grp, o // grp, -1)
     L = plan[4][0] * plan[4][1]
@@ -316,7 +319,7 @@ def conv_forward(x, w, b, geom, out_sp):
     bias = None if b is None else np.ascontiguousarray(b)
     parts = 2 * parallel.threads()
     u = None
-    if _winograd(w.shape, plan, grp, plan[4]) and wino.finite(w):
+    if wino_ok and wino.finite(w):
         u = wino.weight_transform(w)
         nb = _wino_block_size(n, x.shape[1], o, plan[4], x.itemsize, parts)
     else:
@@ -350,7 +353,7 @@ def conv_input_grad(g, w, x_shape, geom):
                                                           sum(geom.pads, ())):
         wf = np.ascontiguousarray(w.swapaxes(0, 1)[:, :, ::-1, ::-1])
         flipped = Geom((1, 1), tuple((2 - lo, 2 - hi) for lo, hi in geom.pads), (1, 1), 1)
-        return conv_forward(g, wf, None, flipped, tuple(x_shape[2:]))
+        return conv_forward(g, wf, None, flipped, tuple(x_shape[2:]), wino_ok=True)
     wt = np.ascontiguousarray(w).reshape(grp, o // grp, -1).transpose(0, 2, 1)
     ck, L = wt.shape[1] * grp, osp[0] * osp[1]
     g3 = g.reshape(n, o, L)

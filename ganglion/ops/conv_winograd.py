@@ -31,7 +31,10 @@ one thread: 1599 -> 1333 ms). On more, only layers whose output plane has at lea
 ``MIN_PLANE_THREADED`` positions: at two threads W3's 64-channel 32x32 layer ran forward in
 27 ms against 37 by im2col, but its 128-channel 16x16 layer in 37 against 29, the batched
 position GEMMs running 1.8x slower beside the other thread's transforms than alone (measured
-in-op; the cause, cache or bandwidth, is not pinned down).
+in-op; the cause, cache or bandwidth, is not pinned down). The forward pass alone also takes it
+from ``MIN_PLANE_FORWARD`` positions: W2's 32-to-64-channel 24x24 layer ran forward in 20.0 ms
+against 21.5 by im2col (A/B in one process, 2 threads), while its input gradient (25 against
+20 ms) and weight gradient (27 against 21) stay faster by im2col.
 
 Example:
     >>> import numpy as np
@@ -53,7 +56,7 @@ from numba import uint64 as _U
 
 from ganglion.backend import jit, parallel
 
-__all__ = ["MIN_CHANNELS", "MAX_THREADS", "MIN_PLANE_THREADED", "positions",
+__all__ = ["MIN_CHANNELS", "MAX_THREADS", "MIN_PLANE_THREADED", "MIN_PLANE_FORWARD", "positions",
            "position_stride", "applies", "tiles", "finite", "weight_transform",
            "weight_grad_transform", "input_transform", "output_transform",
            "grad_output_transform"]
@@ -63,16 +66,18 @@ __all__ = ["MIN_CHANNELS", "MAX_THREADS", "MIN_PLANE_THREADED", "positions",
 MIN_CHANNELS = 16
 MAX_THREADS = 1  # see the module docstring
 MIN_PLANE_THREADED = 32 * 32
+MIN_PLANE_FORWARD = 24 * 24
 
 # G of F(2x2, 3x3): U = G g Gᵀ (4x4 per 3x3 kernel)
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
 
-def applies(w_shape, stride, dilation, groups, plane) -> bool:
+def applies(w_shape, stride, dilation, groups, plane, forward=False) -> bool:
     """A 2-D 3x3 convolution at stride 1, dilation 1, one group, both sides ≥ MIN_CHANNELS,
     on at most MAX_THREADS threads or with an output plane of ``plane`` ≥ MIN_PLANE_THREADED
-    positions (see the module docstring)."""
-    return ((parallel.threads() <= MAX_THREADS or plane >= MIN_PLANE_THREADED)
+    positions (≥ MIN_PLANE_FORWARD for a layer's ``forward`` pass; see the module docstring)."""
+    least = MIN_PLANE_FORWARD if forward else MIN_PLANE_THREADED
+    return ((parallel.threads() <= MAX_THREADS or plane >= least)
             and len(w_shape) == 4 and tuple(w_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
             and tuple(dilation) == (1, 1) and groups == 1
             and min(w_shape[0], w_shape[1]) >= MIN_CHANNELS)

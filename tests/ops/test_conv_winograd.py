@@ -85,8 +85,41 @@ def test_thread_rule_keeps_large_planes_only():
         assert cw.applies(w, one, one, 1, cw.MIN_PLANE_THREADED)
         assert not cw.applies(w, one, one, 1, cw.MIN_PLANE_THREADED - 1)
         assert not cw.applies(w, (2, 2), one, 1, cw.MIN_PLANE_THREADED)
+        # a layer's forward pass takes it from the smaller MIN_PLANE_FORWARD
+        assert cw.MIN_PLANE_FORWARD < cw.MIN_PLANE_THREADED
+        assert cw.applies(w, one, one, 1, cw.MIN_PLANE_FORWARD, forward=True)
+        assert not cw.applies(w, one, one, 1, cw.MIN_PLANE_FORWARD)
+        assert not cw.applies(w, one, one, 1, cw.MIN_PLANE_FORWARD - 1, forward=True)
         ganglion.set_num_threads(1)
         assert cw.applies(w, one, one, 1, 16 * 16)
         assert not cw.applies((64, 8, 3, 3), one, one, 1, 16 * 16)
     finally:
         ganglion.set_num_threads(prev)
+
+
+def test_two_threads_forward_only_between_the_plane_thresholds(monkeypatch):
+    """At 2 threads a plane between MIN_PLANE_FORWARD and MIN_PLANE_THREADED runs Winograd in
+    the forward pass only (input and weight gradients by im2col); all three match torch."""
+    from ganglion.ops import conv_jit, conv_winograd
+
+    passes = []
+    for name in ("_wino_forward_block", "_wino_wgrad_block"):
+        real = getattr(conv_jit, name)
+        monkeypatch.setattr(conv_jit, name,
+                            lambda *a, _r=real, _n=name: passes.append(_n) or _r(*a))
+    prev = ganglion.get_num_threads()
+    try:
+        ganglion.set_num_threads(2)
+        rng = np.random.default_rng(4)
+        x = rng.standard_normal((3, 16, 26, 26)).astype(np.float32)  # 24x24 output plane
+        w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+        b = rng.standard_normal(16).astype(np.float32)
+        g = rng.standard_normal((3, 16, 24, 24)).astype(np.float32)
+        got = _grads(ganglion, x, w, b, g, 0)
+    finally:
+        ganglion.set_num_threads(prev)
+    # forward: one call per block; the input gradient (a 26x26 plane by the flipped forward)
+    # and the weight gradient take none
+    assert passes and set(passes) == {"_wino_forward_block"}
+    for a, e in zip(got, _grads(torch, x, w, b, g, 0)):
+        np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-4 * np.abs(e).max())
