@@ -27,7 +27,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from ganglion.backend import jit
+from ganglion.backend import jit, parallel
 
 __all__ = ["relu", "relu_grad", "gelu", "gelu_grad", "gelu_tanh", "gelu_tanh_grad", "silu",
            "silu_grad", "sigmoid", "sigmoid_grad", "sigmoid_par", "sigmoid_serial",
@@ -111,27 +111,11 @@ def _sigmoid(v):
     return 1.0 / (1.0 + _exp(-v))
 
 
-@jit.kernel(parallel=True)
+@jit.kernel()
 def _relu(x, out):
-    n = x.size
-    for blk in prange((n + _BLOCK - 1) // _BLOCK):
-        a = blk * _BLOCK
-        e = min(n, a + _BLOCK)
-        xb, outb = x[a:e], out[a:e]
-        for i in range(e - a):
-            v = xb[i]
-            outb[i] = v if not (v <= 0) else 0  # NaN passes through, as torch
-
-
-@jit.kernel(parallel=True)
-def _relu_grad(g, x, out):
-    n = x.size
-    for blk in prange((n + _BLOCK - 1) // _BLOCK):
-        a = blk * _BLOCK
-        e = min(n, a + _BLOCK)
-        gb, xb, outb = g[a:e], x[a:e], out[a:e]
-        for i in range(e - a):
-            outb[i] = 0 if xb[i] <= 0 else gb[i]  # NaN x passes g, as torch
+    for i in range(x.size):
+        v = x[i]
+        out[i] = v if not (v <= 0) else 0  # NaN passes through, as torch
 
 
 @jit.kernel()
@@ -154,16 +138,30 @@ def _call(kernel, *arrays):
     return out
 
 
+def _split_call(kernel, *arrays):
+    """:func:`_call` for a serial kernel, the flat arrays cut among the kernel threads
+    (``backend.parallel.run_split``) from :data:`PARALLEL_MIN` elements."""
+    x = arrays[-1]
+    out = np.empty(x.shape, x.dtype)
+    flat = [a.ravel() for a in arrays] + [out.ravel()]
+    parts = jit.kernel_threads() if x.size >= PARALLEL_MIN else 1
+    if parts <= 1:
+        kernel(*flat)
+    else:
+        parallel.run_split(lambda lo, hi: kernel(*[f[lo:hi] for f in flat]), x.size, parts)
+    return out
+
+
 def relu(x):
-    """max(x, 0) of a large C-contiguous float array, on all cores."""
-    return _call(_relu, x)
+    """max(x, 0) of a large C-contiguous float array, on the kernel threads."""
+    return _split_call(_relu, x)
 
 
 def relu_grad(g, x):
     """0 where x <= 0, else g (torch's threshold_backward: a NaN x passes g), for C-contiguous
     float arrays of one shape; serial below :data:`PARALLEL_MIN` (one compiled pass still
     beats NumPy's compare, cast and multiply on small arrays)."""
-    return _call(_relu_grad if x.size >= PARALLEL_MIN else _relu_grad_serial, g, x)
+    return _split_call(_relu_grad_serial, g, x)
 
 
 @jit.kernel(parallel=True)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ganglion.backend import jit
+from ganglion.backend import jit, parallel
 
 __all__ = ["channel_stats", "channel_moments", "channel_affine", "channel_dx", "rows_forward",
            "rows_backward"]
@@ -85,7 +85,7 @@ def channel_stats(x):
     return k + d, np.maximum(s2 / n - d * d, 0.0)
 
 
-@jit.kernel(parallel=True)
+@jit.kernel()  # serial: channel_affine cuts the items among the threads (prange runs as range)
 def _affine(x, m, scale, shift, out):
     n, c, s = x.shape
     if s == 1:
@@ -106,7 +106,12 @@ def channel_affine(x, m, scale, shift, out=None):
     dtype), in one parallel pass."""
     if out is None:
         out = np.empty_like(x)
-    _affine(x, m, scale, shift, out)
+    parts = jit.kernel_threads() if x.size >= 1 << 16 else 1
+    if parts > 1 and x.shape[0] > 1:  # the items among the threads (backend.parallel)
+        parallel.run_split(lambda lo, hi: _affine(x[lo:hi], m, scale, shift, out[lo:hi]),
+                           x.shape[0], parts, 1)
+    else:
+        _affine(x, m, scale, shift, out)
     return out
 
 
