@@ -1,0 +1,42 @@
+"""parallel.run_split and the kernels that cut their work with it, at 2 kernel threads."""
+import numpy as np
+import pytest
+
+import ganglion
+from ganglion.backend import jit, parallel
+
+pytestmark = pytest.mark.skipif(not jit.AVAILABLE, reason="numba not installed")
+
+
+@pytest.fixture
+def two_threads(monkeypatch):
+    prev = ganglion.get_num_threads()
+    ganglion.set_num_threads(2)
+    monkeypatch.setattr(jit, "kernel_threads", lambda: 2)
+    yield
+    ganglion.set_num_threads(prev)
+
+
+@pytest.mark.parametrize("n,parts,align", [(0, 2, 16), (5, 2, 16), (40, 2, 16), (1001, 2, 1),
+                                           (1 << 20, 3, 16)])
+def test_pieces_cover_the_range_once(n, parts, align, two_threads):
+    seen = []
+    parallel.run_split(lambda lo, hi: seen.append((lo, hi)), n, parts, align)
+    seen.sort()
+    assert [i for lo, hi in seen for i in range(lo, hi)] == list(range(n))
+    assert len(seen) <= parts and all(lo % align == 0 for lo, _ in seen)
+
+
+def test_split_kernels_match_numpy(two_threads):
+    from ganglion.ops import activation_jit, norm_jit
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((7, 33, 1000)).astype(np.float32)  # odd sizes: uneven pieces
+    x.flat[::97] = np.nan
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    np.testing.assert_array_equal(activation_jit.relu(x), np.where(x <= 0, 0, x))
+    np.testing.assert_array_equal(activation_jit.relu_grad(g, x), np.where(x <= 0, 0, g))
+    m, s, t = (rng.standard_normal(33).astype(np.float32) for _ in range(3))
+    want = (x - m[:, None]) * s[:, None] + t[:, None]
+    np.testing.assert_allclose(norm_jit.channel_affine(x, m, s, t), want, rtol=1e-6,
+                               atol=1e-6)
