@@ -18,6 +18,7 @@ import numpy as np
 
 from ganglion.autograd.function import Op
 from ganglion.backend import dtypes as _dt
+from ganglion.backend import jit, parallel
 from ganglion.backend.device import get_array_module
 from ganglion.ops._util import quiet
 from ganglion.ops.convert import Cast
@@ -69,9 +70,36 @@ def _to(x, dt, xp):
     return xp.asarray(x, dtype=dt.np)
 
 
+# From this many elements a same-shape add runs in pieces on the kernel threads: NumPy's add
+# releases the GIL, and one thread leaves DRAM bandwidth unused (W3's residual add of 4M
+# float32 with cold inputs: 2.3 ms, in two pieces 1.2-1.5 ms, measured)
+SPLIT_ADD_MIN = 1 << 18
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _split_add(a, b):
+    """a + b in pieces on the kernel threads, or None when it does not apply."""
+    if not (type(a) is np.ndarray and type(b) is np.ndarray and a.size >= SPLIT_ADD_MIN
+            and a.shape == b.shape and a.dtype == b.dtype and a.dtype in _FLOATS
+            and a.flags.c_contiguous and b.flags.c_contiguous):
+        return None
+    parts = jit.kernel_threads() if jit.enabled() else 1
+    if parts < 2:
+        return None
+    out = np.empty(a.shape, a.dtype)
+    af, bf, of = a.reshape(-1), b.reshape(-1), out.reshape(-1)
+    parallel.run_split(lambda lo, hi: np.add(af[lo:hi], bf[lo:hi], out=of[lo:hi]), a.size,
+                       parts)
+    return out
+
+
 class Add(Op):
     @staticmethod
     def forward(ctx, a, b):
+        if type(a) is np.ndarray and a.size >= SPLIT_ADD_MIN:
+            out = _split_add(a, b)
+            if out is not None:
+                return out
         return a + b
 
     @staticmethod

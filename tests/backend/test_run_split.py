@@ -40,3 +40,19 @@ def test_split_kernels_match_numpy(two_threads):
     want = (x - m[:, None]) * s[:, None] + t[:, None]
     np.testing.assert_allclose(norm_jit.channel_affine(x, m, s, t), want, rtol=1e-6,
                                atol=1e-6)
+
+
+def test_large_add_in_pieces_matches_numpy(two_threads):
+    from ganglion.ops import arith
+
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(arith.SPLIT_ADD_MIN + 37).astype(np.float32)
+    b = rng.standard_normal(a.size).astype(np.float32)
+    ta, tb = ganglion.tensor(a, requires_grad=True), ganglion.tensor(b)
+    y = ta + tb
+    np.testing.assert_array_equal(y.detach().numpy(), a + b)  # the same float32 sums
+    y.sum().backward()
+    np.testing.assert_array_equal(ta.grad.numpy(), np.ones_like(a))
+    # a broadcast or mixed-dtype add keeps NumPy's path and its promotion
+    c = ganglion.tensor(b.astype(np.float64))
+    assert (ta + c).dtype == ganglion.float64
