@@ -30,9 +30,8 @@ from numba import prange
 from ganglion.backend import jit, parallel
 
 __all__ = ["relu", "relu_grad", "gelu", "gelu_grad", "gelu_tanh", "gelu_tanh_grad", "silu",
-           "silu_grad", "sigmoid", "sigmoid_grad", "sigmoid_par", "sigmoid_serial",
-           "sigmoid_grad_par", "sigmoid_grad_serial", "softmax_last", "softmax_last_grad",
-           "PARALLEL_MIN"]
+           "silu_grad", "sigmoid", "sigmoid_grad", "sigmoid_pass", "sigmoid_grad_pass",
+           "softmax_last", "softmax_last_grad", "PARALLEL_MIN"]
 
 _BLOCK = 8192  # elements per prange block; each block's loop runs over views from index 0:
 # a loop from blk * _BLOCK kept LLVM from vectorizing (relu of 4M float32 at one thread:
@@ -119,7 +118,7 @@ def _relu(x, out):
 
 
 @jit.kernel()
-def _relu_grad_serial(g, x, out):
+def _relu_grad(g, x, out):
     for i in range(x.size):
         out[i] = 0 if x[i] <= 0 else g[i]  # NaN x passes g, as torch
 
@@ -142,13 +141,12 @@ def _split_call(kernel, *arrays):
     """:func:`_call` for a serial kernel, the flat arrays cut among the kernel threads
     (``backend.parallel.run_split``) from :data:`PARALLEL_MIN` elements."""
     x = arrays[-1]
-    out = np.empty(x.shape, x.dtype)
-    flat = [a.ravel() for a in arrays] + [out.ravel()]
     parts = jit.kernel_threads() if x.size >= PARALLEL_MIN else 1
     if parts <= 1:
-        kernel(*flat)
-    else:
-        parallel.run_split(lambda lo, hi: kernel(*[f[lo:hi] for f in flat]), x.size, parts)
+        return _call(kernel, *arrays)
+    out = np.empty(x.shape, x.dtype)
+    flat = [a.ravel() for a in arrays] + [out.ravel()]
+    parallel.run_split(lambda lo, hi: kernel(*[f[lo:hi] for f in flat]), x.size, parts)
     return out
 
 
@@ -161,7 +159,7 @@ def relu_grad(g, x):
     """0 where x <= 0, else g (torch's threshold_backward: a NaN x passes g), for C-contiguous
     float arrays of one shape; serial below :data:`PARALLEL_MIN` (one compiled pass still
     beats NumPy's compare, cast and multiply on small arrays)."""
-    return _split_call(_relu_grad_serial, g, x)
+    return _split_call(_relu_grad, g, x)
 
 
 @jit.kernel(parallel=True)
@@ -241,40 +239,19 @@ def _silu_grad(g, x, out):
             outb[i] = gb[i] * (s * (1.0 + v * (1.0 - s)))
 
 
-@jit.kernel(parallel=True)
-def sigmoid_par(x, out):
-    n = x.size
-    for blk in prange((n + _BLOCK - 1) // _BLOCK):
-        a = blk * _BLOCK
-        e = min(n, a + _BLOCK)
-        xb, outb = x[a:e], out[a:e]
-        for i in range(e - a):
-            outb[i] = _sigmoid(np.float64(xb[i]))
-
-
+# the serial passes, for callers that flatten small arrays themselves (sigmoid's per-op cost
+# on an 8x8 tensor: each Python layer around the call adds ~0.15 us, measured)
 @jit.kernel()
-def sigmoid_serial(x, out):
+def sigmoid_pass(x, out):
     for i in range(x.size):
         out[i] = _sigmoid(np.float64(x[i]))
 
 
-@jit.kernel(parallel=True)
-def sigmoid_grad_par(g, y, out):
-    n = y.size
-    for blk in prange((n + _BLOCK - 1) // _BLOCK):
-        a = blk * _BLOCK
-        e = min(n, a + _BLOCK)
-        gb, yb, outb = g[a:e], y[a:e], out[a:e]
-        for i in range(e - a):
-            v = yb[i]
-            outb[i] = gb[i] * ((1 - v) * v)  # torch's sigmoid_backward, in float32
-
-
 @jit.kernel()
-def sigmoid_grad_serial(g, y, out):
+def sigmoid_grad_pass(g, y, out):
     for i in range(y.size):
         v = y[i]
-        out[i] = g[i] * ((1 - v) * v)
+        out[i] = g[i] * ((1 - v) * v)  # torch's sigmoid_backward, in float32
 
 
 def gelu(x):
@@ -309,16 +286,17 @@ def silu_grad(g, x):
 
 def sigmoid(x):
     """1 / (1 + exp(-x)) of a C-contiguous float32 array, computed in float64 and rounded
-    once to float32; serial below :data:`PARALLEL_MIN`. On an 8x8 tensor it is
-    one compiled call (0.7 us) where NumPy's four ufuncs and their warning guard take 2.1 us;
-    on 1M elements 0.63 ms against NumPy's 1.55 ms at one thread (measured)."""
-    return _call(sigmoid_par if x.size >= PARALLEL_MIN else sigmoid_serial, x)
+    once to float32; cut among the kernel threads from :data:`PARALLEL_MIN` elements. On an
+    8x8 tensor it is one compiled call (0.7 us) where NumPy's four ufuncs and their warning
+    guard take 2.1 us; on 1M elements 0.63 ms against NumPy's 1.55 ms at one thread
+    (measured)."""
+    return _split_call(sigmoid_pass, x)
 
 
 def sigmoid_grad(g, y):
     """g * (1 - y) * y from the sigmoid's output ``y``, for C-contiguous float32 arrays of
     one shape."""
-    return _call(sigmoid_grad_par if y.size >= PARALLEL_MIN else sigmoid_grad_serial, g, y)
+    return _split_call(sigmoid_grad_pass, g, y)
 
 
 @_inline

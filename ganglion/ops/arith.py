@@ -78,10 +78,10 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _split_add(a, b):
-    """a + b in pieces on the kernel threads, or None when it does not apply."""
-    if not (type(a) is np.ndarray and type(b) is np.ndarray and a.size >= SPLIT_ADD_MIN
-            and a.shape == b.shape and a.dtype == b.dtype and a.dtype in _FLOATS
-            and a.flags.c_contiguous and b.flags.c_contiguous):
+    """a + b in pieces on the kernel threads, or None when it does not apply (the caller
+    checked that ``a`` is an array of at least SPLIT_ADD_MIN elements)."""
+    if not (type(b) is np.ndarray and a.shape == b.shape and a.dtype == b.dtype
+            and a.dtype in _FLOATS and a.flags.c_contiguous and b.flags.c_contiguous):
         return None
     parts = jit.kernel_threads() if jit.enabled() else 1
     if parts < 2:

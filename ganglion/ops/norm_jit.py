@@ -85,6 +85,9 @@ def channel_stats(x):
     return k + d, np.maximum(s2 / n - d * d, 0.0)
 
 
+SPLIT_MIN = 1 << 16  # elements from which channel_affine cuts its items among the threads
+
+
 @jit.kernel()  # serial: channel_affine cuts the items among the threads (prange runs as range)
 def _affine(x, m, scale, shift, out):
     n, c, s = x.shape
@@ -106,7 +109,7 @@ def channel_affine(x, m, scale, shift, out=None):
     dtype), in one parallel pass."""
     if out is None:
         out = np.empty_like(x)
-    parts = jit.kernel_threads() if x.size >= 1 << 16 else 1
+    parts = jit.kernel_threads() if x.size >= SPLIT_MIN else 1
     if parts > 1 and x.shape[0] > 1:  # the items among the threads (backend.parallel)
         parallel.run_split(lambda lo, hi: _affine(x[lo:hi], m, scale, shift, out[lo:hi]),
                            x.shape[0], parts, 1)

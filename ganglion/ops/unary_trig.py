@@ -128,12 +128,13 @@ class Sigmoid(UnaryOp):
     def forward(cls, ctx, x):
         if type(x) is np.ndarray and x.dtype == _F32 and x.flags.c_contiguous \
                 and jit.enabled():
-            k = _act_kernels()  # the kernel called here: each Python layer costs ~0.15 us
-            y = np.empty(x.shape, _F32)
-            (k.sigmoid_serial if x.size < k.PARALLEL_MIN else k.sigmoid_par)(x.ravel(),
-                                                                                y.ravel())
-            if ctx._record:
-                ctx._saved = (y,)
+            k = _act_kernels()
+            if x.size < k.PARALLEL_MIN:  # the serial pass directly (see activation_jit)
+                y = np.empty(x.shape, _F32)
+                k.sigmoid_pass(x.ravel(), y.ravel())
+            else:
+                y = k.sigmoid(x)
+            ctx.save_for_backward(y)
             return y
         return super().forward(ctx, x)
 
@@ -144,9 +145,10 @@ class Sigmoid(UnaryOp):
                 and y.dtype == _F32 and g.shape == y.shape and g.flags.c_contiguous \
                 and y.flags.c_contiguous and jit.enabled():
             k = _act_kernels()
+            if y.size >= k.PARALLEL_MIN:
+                return k.sigmoid_grad(g, y)
             out = np.empty(y.shape, _F32)
-            (k.sigmoid_grad_serial if y.size < k.PARALLEL_MIN else k.sigmoid_grad_par)(
-                g.ravel(), y.ravel(), out.ravel())
+            k.sigmoid_grad_pass(g.ravel(), y.ravel(), out.ravel())
             return out
         return UnaryOp.raw_backward(ctx, g)
 

@@ -36,6 +36,12 @@ def test_split_kernels_match_numpy(two_threads):
     g = rng.standard_normal(x.shape).astype(np.float32)
     np.testing.assert_array_equal(activation_jit.relu(x), np.where(x <= 0, 0, x))
     np.testing.assert_array_equal(activation_jit.relu_grad(g, x), np.where(x <= 0, 0, g))
+    with jit.disabled():  # NumPy's sigmoid, to float32 rounding
+        want_sig = ganglion.tensor(x).sigmoid().numpy()
+    np.testing.assert_allclose(activation_jit.sigmoid(x), want_sig, rtol=3e-7, atol=1e-37)
+    y = activation_jit.sigmoid(x)
+    np.testing.assert_allclose(activation_jit.sigmoid_grad(g, y), g * ((1 - y) * y),
+                               rtol=1e-6, atol=1e-37)
     m, s, t = (rng.standard_normal(33).astype(np.float32) for _ in range(3))
     want = (x - m[:, None]) * s[:, None] + t[:, None]
     np.testing.assert_allclose(norm_jit.channel_affine(x, m, s, t), want, rtol=1e-6,
